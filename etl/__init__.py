@@ -1,0 +1,1 @@
+"""ETL jobs: one module per source kind, each read -> validate -> locate -> load (-> publish)."""

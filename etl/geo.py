@@ -1,0 +1,520 @@
+"""Reference geography: ward boundaries (three vintages), boroughs, the ONS ward register, LSOAs,
+Census 2021 population and the vintage crosswalks, from ``geodata/manifest.toml``.
+
+Everything is checked before anything is written, and then written in one transaction, so a bad
+file stops the load with a message naming the file, the row and the problem, and leaves the
+database exactly as it was. Re-loading unchanged files is a no-op (keyed on their SHA-256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyogrio
+import shapely
+from psycopg.types.json import Jsonb
+
+from harmmap.db import sha256_file
+from harmmap.domain import SIMPLIFY_TOLERANCES_M
+
+ACCEPTED_EPSG = (4326, 27700)
+WARD_CODE = re.compile(r"^E05\d{6}$")
+BOROUGH_CODE = re.compile(r"^E09\d{6}$")
+LSOA_CODE = re.compile(r"^E01\d{6}$")
+
+
+class GeoLoadError(ValueError):
+    """A reference file is missing, unreadable or wrong; the message names file, row and problem."""
+
+
+@dataclass
+class GeoReport:
+    status: str  # "published" or "unchanged"
+    batch_id: int
+    rows_read: int = 0
+    ward_counts: dict[int, int] = field(default_factory=dict)
+    population_totals: dict[int, int] = field(default_factory=dict)
+    repaired: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        if self.status == "unchanged":
+            return [f"reference data unchanged (batch {self.batch_id}); nothing to do (use --force to reload)"]
+        out = [f"reference data loaded in {self.seconds:.1f} s (batch {self.batch_id}, {self.rows_read:,} source rows)"]
+        for vintage, n in sorted(self.ward_counts.items()):
+            out.append(f"  wards {vintage}: {n} wards, population {self.population_totals.get(vintage, 0):,}")
+        for r in self.repaired:
+            out.append(f"  repaired {r['file']} row {r['row']} {r['code']} ({r['name']}): {r['reason']} "
+                       f"-> valid, area change {r['area_change_m2']:+.1f} m2")
+        for key, value in self.notes.items():
+            out.append(f"  {key}: {value}")
+        return out
+
+
+# --- reading and checking (no database) ---------------------------------------------------------
+
+def read_manifest(geodata_dir: Path) -> dict[str, Any]:
+    path = geodata_dir / "manifest.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GeoLoadError(f"{path}: manifest not found (is HARMMAP_GEODATA_DIR right?)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise GeoLoadError(f"{path}: not valid TOML: {e}") from None
+
+
+def _files(manifest: Mapping[str, Any]) -> list[str]:
+    names = [v["file"] for v in manifest["ward_vintage"]]
+    names += [manifest[k]["file"] for k in ("boroughs", "ward_register", "lsoa21", "population",
+                                             "lsoa21_to_ward2022", "lsoa11_to_lsoa21")]
+    return names
+
+
+def fingerprint(geodata_dir: Path, manifest: Mapping[str, Any]) -> str:
+    """SHA-256 over the manifest and every file it names: the identity of one reference data set."""
+    h = hashlib.sha256((geodata_dir / "manifest.toml").read_bytes())
+    for name in _files(manifest):
+        path = geodata_dir / name
+        if not path.is_file():
+            raise GeoLoadError(f"{path}: file not found (named in manifest.toml)")
+        h.update(name.encode())
+        h.update(sha256_file(path).encode())
+    return h.hexdigest()
+
+
+def _read_layer(path: Path, spec: Mapping[str, Any], columns: Iterable[str]) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Attributes (as strings), geometries (shapely) and EPSG code of a vector file."""
+    try:
+        df = pyogrio.read_dataframe(path, layer=spec.get("layer"))
+    except Exception as e:  # pyogrio raises several kinds (DataSourceError, DataLayerError, ...)
+        raise GeoLoadError(f"{path.name}: cannot read it as a vector file: {e}") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise GeoLoadError(f"{path.name}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+    epsg = df.crs.to_epsg() if df.crs is not None else None
+    if epsg not in ACCEPTED_EPSG:
+        raise GeoLoadError(f"{path.name}: unknown or unsupported CRS ({df.crs.name if df.crs else 'none'}); "
+                           f"expected EPSG:4326 or EPSG:27700")
+    geoms = np.asarray(df.geometry.values, dtype=object)
+    for i, g in enumerate(geoms):
+        if g is None or shapely.is_empty(g):
+            raise GeoLoadError(f"{path.name}: row {i + 1}: empty geometry")
+        if shapely.get_type_id(g) not in (3, 6):  # Polygon, MultiPolygon
+            raise GeoLoadError(f"{path.name}: row {i + 1}: geometry is {g.geom_type}, expected a polygon")
+    attrs = pd.DataFrame({c: df[c].astype("string").str.strip() for c in columns})
+    return attrs, geoms, epsg
+
+
+def _read_csv(path: Path, columns: Iterable[str]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise GeoLoadError(f"{path.name}: cannot read it as CSV: {e}") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise GeoLoadError(f"{path.name}: missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}")
+    return df
+
+
+def _check_codes(file: str, codes: pd.Series, pattern: re.Pattern[str], what: str,
+                 names: pd.Series | None = None) -> None:
+    for i, code in enumerate(codes):
+        if code is None or code is pd.NA or not pattern.match(str(code)):
+            raise GeoLoadError(f"{file}: row {i + 1}: {what} code {code!r} is not a GSS code ({pattern.pattern})")
+        if names is not None and (names.iloc[i] is pd.NA or not str(names.iloc[i])):
+            raise GeoLoadError(f"{file}: row {i + 1}: {what} {code} has no name")
+    dup = codes[codes.duplicated(keep="first")]
+    if len(dup):
+        i = int(dup.index[0])
+        first = int(codes[codes == dup.iloc[0]].index[0])
+        raise GeoLoadError(f"{file}: row {i + 1}: duplicate {what} code {dup.iloc[0]} (also on row {first + 1})")
+
+
+def _check_count(file: str, n: int, expected: int | None, what: str) -> None:
+    if expected is not None and n != expected:
+        raise GeoLoadError(f"{file}: {n} {what}, manifest.toml expects {expected}")
+
+
+def _int_column(file: str, df: pd.DataFrame, col: str, row_code: pd.Series) -> pd.Series:
+    values = pd.to_numeric(df[col], errors="coerce")
+    bad = values.isna() | (values < 0) | (values != values.round())
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise GeoLoadError(f"{file}: row {i + 1} ({row_code.iloc[i]}): {col}={df[col].iloc[i]!r} is not a whole number >= 0")
+    return values.astype("int64")
+
+
+@dataclass
+class Layer:
+    file: str
+    epsg: int
+    attrs: pd.DataFrame
+    geoms: np.ndarray
+
+
+def read_all(geodata_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Read and check every file. Raises GeoLoadError on the first problem; writes nothing."""
+    out: dict[str, Any] = {"vintages": []}
+
+    reg_spec = manifest["ward_register"]
+    reg = _read_csv(geodata_dir / reg_spec["file"], [reg_spec[k] for k in
+                                                      ("code", "name", "borough_code", "borough_name", "easting", "northing")])
+    _check_codes(reg_spec["file"], reg[reg_spec["code"]], WARD_CODE, "ward", reg[reg_spec["name"]])
+    _check_count(reg_spec["file"], len(reg), reg_spec.get("expected_count"), "wards")
+    for col in ("easting", "northing"):
+        _int_column(reg_spec["file"], reg, reg_spec[col], reg[reg_spec["code"]])
+    out["register"] = reg.rename(columns={reg_spec[k]: k for k in
+                                          ("code", "name", "borough_code", "borough_name", "easting", "northing")})
+    register_codes = set(out["register"]["code"])
+
+    for spec in manifest["ward_vintage"]:
+        cols = [spec[k] for k in ("code", "name", "borough_code", "borough_name")]
+        attrs, geoms, epsg = _read_layer(geodata_dir / spec["file"], spec, cols)
+        attrs = attrs.rename(columns={spec[k]: k for k in ("code", "name", "borough_code", "borough_name")})
+        _check_codes(spec["file"], attrs["code"], WARD_CODE, "ward", attrs["name"])
+        _check_codes(spec["file"], attrs["borough_code"].drop_duplicates().reset_index(drop=True), BOROUGH_CODE, "borough")
+        _check_count(spec["file"], len(attrs), spec.get("expected_count"), "wards")
+        if spec.get("register_authority"):
+            codes = set(attrs["code"])
+            if codes != register_codes:
+                extra, missing = sorted(codes - register_codes), sorted(register_codes - codes)
+                raise GeoLoadError(f"{spec['file']}: ward codes differ from the ONS register "
+                                   f"({reg_spec['file']}): not in register {extra[:5]}, missing {missing[:5]}")
+            by_code = out["register"].set_index("code")
+            attrs["name"] = attrs["code"].map(by_code["name"])
+            attrs["borough_name"] = attrs["code"].map(by_code["borough_name"])
+        out["vintages"].append((spec, Layer(spec["file"], epsg, attrs, geoms)))
+
+    b = manifest["boroughs"]
+    attrs, geoms, epsg = _read_layer(geodata_dir / b["file"], b, [b["code"], b["name"]])
+    attrs = attrs.rename(columns={b["code"]: "code", b["name"]: "name"})
+    _check_codes(b["file"], attrs["code"], BOROUGH_CODE, "borough", attrs["name"])
+    _check_count(b["file"], len(attrs), b.get("expected_count"), "boroughs")
+    out["boroughs"] = Layer(b["file"], epsg, attrs, geoms)
+
+    s = manifest["lsoa21"]
+    attrs, geoms, epsg = _read_layer(geodata_dir / s["file"], s, [s["code"], s["name"], s["borough_code"]])
+    attrs = attrs.rename(columns={s["code"]: "code", s["name"]: "name", s["borough_code"]: "borough_code"})
+    _check_codes(s["file"], attrs["code"], LSOA_CODE, "LSOA", attrs["name"])
+    _check_count(s["file"], len(attrs), s.get("expected_count"), "LSOAs")
+
+    p = manifest["population"]
+    pop = _read_csv(geodata_dir / p["file"], [p["code"], p["value"]])
+    _check_codes(p["file"], pop[p["code"]], LSOA_CODE, "LSOA")
+    pop_values = _int_column(p["file"], pop, p["value"], pop[p["code"]])
+    population = dict(zip(pop[p["code"]], pop_values, strict=True))
+    total = int(pop_values.sum())
+    if p.get("expected_total") is not None and total != p["expected_total"]:
+        raise GeoLoadError(f"{p['file']}: residents add up to {total:,}, manifest.toml expects {p['expected_total']:,}")
+
+    bf = manifest["lsoa21_to_ward2022"]
+    best = _read_csv(geodata_dir / bf["file"], [bf["lsoa_code"], bf["ward_code"]])
+    _check_codes(bf["file"], best[bf["lsoa_code"]], LSOA_CODE, "LSOA")
+    best_fit = dict(zip(best[bf["lsoa_code"]], best[bf["ward_code"]], strict=True))
+    for i, w in enumerate(best[bf["ward_code"]]):
+        if w not in register_codes:
+            raise GeoLoadError(f"{bf['file']}: row {i + 1}: ward {w!r} is not in the ONS register")
+
+    lsoa_codes = set(attrs["code"])
+    for name, codes in ((p["file"], set(population)), (bf["file"], set(best_fit))):
+        if codes != lsoa_codes:
+            raise GeoLoadError(f"{name}: LSOA codes differ from {s['file']}: "
+                               f"extra {sorted(codes - lsoa_codes)[:5]}, missing {sorted(lsoa_codes - codes)[:5]}")
+    attrs["population"] = attrs["code"].map(population).astype("int64")
+    attrs["ward_code_2022"] = attrs["code"].map(best_fit)
+    out["lsoa21"] = Layer(s["file"], epsg, attrs, geoms)
+
+    lk = manifest["lsoa11_to_lsoa21"]
+    look = _read_csv(geodata_dir / lk["file"], [lk[k] for k in ("lsoa11_code", "lsoa21_code", "change", "weight")])
+    look = look.rename(columns={lk[k]: k for k in ("lsoa11_code", "lsoa21_code", "change", "weight")})
+    _check_codes(lk["file"], look["lsoa11_code"].drop_duplicates().reset_index(drop=True), LSOA_CODE, "LSOA 2011")
+    look["weight"] = pd.to_numeric(look["weight"], errors="coerce")
+    for i, row in look.iterrows():
+        if row["lsoa21_code"] not in lsoa_codes:
+            raise GeoLoadError(f"{lk['file']}: row {i + 1}: LSOA 2021 {row['lsoa21_code']!r} is not in {s['file']}")
+        if not (0 < row["weight"] <= 1):
+            raise GeoLoadError(f"{lk['file']}: row {i + 1}: weight {row['weight']!r} is not in (0, 1]")
+    sums = look.groupby("lsoa11_code")["weight"].transform("sum")
+    off = look[(sums - 1).abs() > 1e-4]
+    if len(off):
+        raise GeoLoadError(f"{lk['file']}: weights for LSOA 2011 {off['lsoa11_code'].iloc[0]} add up to "
+                           f"{sums[off.index[0]]:.6f}, not 1")
+    # The file rounds weights to 6 decimals; normalise so a 2011 count is carried over whole.
+    look["weight"] = look["weight"] / sums
+    out["lsoa11_lsoa21"] = look
+
+    out["crosswalk"] = manifest.get("crosswalk", {"pairs": [], "sliver_m": 15.0})
+    known = {spec["vintage"] for spec, _ in out["vintages"]}
+    for a, b_ in out["crosswalk"]["pairs"]:
+        if a not in known or b_ not in known:
+            raise GeoLoadError(f"manifest.toml: crosswalk {a}->{b_} names a vintage that is not loaded ({sorted(known)})")
+    return out
+
+
+# --- writing (one transaction) -------------------------------------------------------------------
+
+def _copy(conn: psycopg.Connection, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> int:
+    n = 0
+    cols = ", ".join(columns)
+    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # table/cols are literals here
+        for row in rows:
+            copy.write_row(row)
+            n += 1
+    return n
+
+
+def _stage_polygons(conn: psycopg.Connection, stage: str, layer: Layer, cols: list[str]) -> None:
+    conn.execute(f"CREATE TEMP TABLE {stage} (row_number int, {', '.join(c + ' text' for c in cols)}, "
+                 "wkb bytea, geom geometry) ON COMMIT DROP")
+    wkb = shapely.to_wkb(layer.geoms)
+    values = layer.attrs[cols].to_numpy(dtype=object)
+    _copy(conn, stage, ["row_number", *cols, "wkb"],
+          ((i + 1, *values[i], wkb[i]) for i in range(len(wkb))))
+    # Transform to British National Grid, then repair in metres (make_valid keeps only polygons).
+    conn.execute(f"UPDATE {stage} SET geom = ST_Multi(ST_Transform(ST_GeomFromWKB(wkb, %s), 27700))", (layer.epsg,))
+
+
+def _repair(conn: psycopg.Connection, stage: str, layer: Layer) -> list[dict[str, Any]]:
+    rows = conn.execute(f"""
+        WITH bad AS (
+            SELECT row_number, code, name, geom AS old, ST_IsValidReason(geom) AS reason,
+                   ST_Multi(ST_CollectionExtract(ST_MakeValid(geom), 3)) AS fixed
+            FROM {stage} WHERE NOT ST_IsValid(geom)
+        ), upd AS (
+            UPDATE {stage} s SET geom = bad.fixed FROM bad WHERE s.row_number = bad.row_number
+            RETURNING s.row_number
+        )
+        SELECT row_number, code, name, reason, ST_IsValid(fixed) AND NOT ST_IsEmpty(fixed) AS ok,
+               ST_Area(fixed) - ST_Area(ST_Buffer(old, 0)) AS area_change_m2
+        FROM bad ORDER BY row_number""").fetchall()
+    repaired = []
+    for r in rows:
+        if not r["ok"]:
+            raise GeoLoadError(f"{layer.file}: row {r['row_number']} ({r['code']}): invalid geometry "
+                               f"that cannot be repaired ({r['reason']})")
+        repaired.append({"file": layer.file, "row": r["row_number"], "code": r["code"], "name": r["name"],
+                         "reason": r["reason"], "area_change_m2": float(r["area_change_m2"] or 0.0)})
+    return repaired
+
+
+def _simplified(conn: psycopg.Connection, vintage: int) -> int:
+    """Coverage simplification (shared edges simplified once, so no gaps or slivers between wards).
+
+    PostGIS 3.3 has no ST_CoverageSimplify; shapely's GEOS (>= 3.12) does it. Per-ward
+    ST_SimplifyPreserveTopology would open hairline gaps between neighbours at map scale.
+    """
+    rows = conn.execute("SELECT ward_code, ST_AsBinary(geom) AS wkb FROM geo.ward WHERE vintage = %s ORDER BY ward_code",
+                        (vintage,)).fetchall()
+    codes = [r["ward_code"] for r in rows]
+    geoms = shapely.from_wkb([r["wkb"] for r in rows])
+    n = 0
+    for tol in SIMPLIFY_TOLERANCES_M:
+        simple = shapely.coverage_simplify(geoms, tol)
+        wkb = shapely.to_wkb(simple)
+        n += _copy(conn, "pg_temp.simple_stage", ["vintage", "ward_code", "tolerance_m", "wkb"],
+                   ((vintage, codes[i], tol, wkb[i]) for i in range(len(codes))))
+    return n
+
+
+def _write(conn: psycopg.Connection, data: Mapping[str, Any], batch_id: int) -> dict[str, Any]:
+    info: dict[str, Any] = {"repaired": [], "ward_counts": {}, "population_totals": {}, "notes": {}}
+    # Readers keep seeing the old rows until commit (DELETE, not TRUNCATE: no exclusive lock).
+    for table in ("geo.crosswalk", "geo.ward_simplified", "geo.ward", "geo.ward_vintage", "geo.borough",
+                  "geo.ward_register", "geo.lsoa11_lsoa21", "geo.lsoa21"):
+        conn.execute(f"DELETE FROM {table}")
+
+    reg = data["register"]
+    _copy(conn, "geo.ward_register", ["ward_code", "ward_name", "borough_code", "borough_name", "point"],
+          ((r.code, r.name, r.borough_code, r.borough_name, f"SRID=27700;POINT({r.easting} {r.northing})")
+           for r in reg.itertuples()))
+
+    lsoa: Layer = data["lsoa21"]
+    _stage_polygons(conn, "lsoa_stage", lsoa, ["code", "name", "borough_code", "population", "ward_code_2022"])
+    info["repaired"] += _repair(conn, "lsoa_stage", lsoa)
+    conn.execute("""INSERT INTO geo.lsoa21 (lsoa_code, lsoa_name, borough_code, population, ward_code_2022, geom)
+                    SELECT code, name, borough_code, population::int, ward_code_2022, geom FROM lsoa_stage""")
+    look = data["lsoa11_lsoa21"]
+    _copy(conn, "geo.lsoa11_lsoa21", ["lsoa11_code", "lsoa21_code", "change", "weight"],
+          look[["lsoa11_code", "lsoa21_code", "change", "weight"]].itertuples(index=False, name=None))
+
+    boroughs: Layer = data["boroughs"]
+    _stage_polygons(conn, "borough_stage", boroughs, ["code", "name"])
+    info["repaired"] += _repair(conn, "borough_stage", boroughs)
+    conn.execute("""INSERT INTO geo.borough (borough_code, borough_name, area_ha, population, geom)
+                    SELECT b.code, b.name, ST_Area(b.geom) / 1e4,
+                           coalesce((SELECT sum(population) FROM geo.lsoa21 l WHERE l.borough_code = b.code), 0),
+                           b.geom
+                    FROM borough_stage b""")
+
+    conn.execute("CREATE TEMP TABLE simple_stage (vintage smallint, ward_code text, tolerance_m smallint, wkb bytea) "
+                 "ON COMMIT DROP")
+    for spec, layer in data["vintages"]:
+        vintage = int(spec["vintage"])
+        stage = f"ward_stage_{vintage}"
+        _stage_polygons(conn, stage, layer, ["code", "name", "borough_code", "borough_name"])
+        info["repaired"] += _repair(conn, stage, layer)
+        if spec.get("register_authority"):
+            method = "Census 2021 usual residents of LSOAs summed into wards by the ONS best-fit lookup"
+        else:
+            method = ("Census 2021 usual residents of LSOAs, each given whole to the ward containing its "
+                      "point on surface")
+        conn.execute("""INSERT INTO geo.ward_vintage (vintage, label, source_file, source_sha256, approximate,
+                            boundary_note, population_method, ward_count, batch_id)
+                        VALUES (%s, %s, %s, '', %s, %s, %s, 0, %s)""",
+                     (vintage, spec["label"], spec["file"], bool(spec.get("approximate", False)),
+                      spec["boundary_note"], method, batch_id))
+        conn.execute(f"""INSERT INTO geo.ward (vintage, ward_code, ward_name, borough_code, borough_name, area_ha, geom)
+                         SELECT %s, code, name, borough_code, borough_name, ST_Area(geom) / 1e4, geom FROM {stage}""",
+                     (vintage,))
+        missing_boroughs = conn.execute("""SELECT DISTINCT w.borough_code FROM geo.ward w
+                                           LEFT JOIN geo.borough b USING (borough_code)
+                                           WHERE w.vintage = %s AND b.borough_code IS NULL""", (vintage,)).fetchall()
+        if missing_boroughs:
+            raise GeoLoadError(f"{layer.file}: borough code(s) {[r['borough_code'] for r in missing_boroughs]} "
+                               "are not among the boroughs")
+        if spec.get("register_authority"):
+            conn.execute("""UPDATE geo.ward w SET population = p.population
+                            FROM (SELECT ward_code_2022 AS ward_code, sum(population) AS population
+                                  FROM geo.lsoa21 GROUP BY 1) p
+                            WHERE w.vintage = %s AND w.ward_code = p.ward_code""", (vintage,))
+        else:
+            # Each LSOA's point on surface goes to the ward containing it; the few that fall in no
+            # ward (generalised LSOA edges at the Thames or the London boundary) go to the nearest.
+            moved = conn.execute("""
+                WITH pts AS (SELECT lsoa_code, population, ST_PointOnSurface(geom) AS pt FROM geo.lsoa21),
+                placed AS (
+                    SELECT p.lsoa_code, p.population,
+                           (SELECT w.ward_code FROM geo.ward w
+                            WHERE w.vintage = %(v)s AND ST_Intersects(w.geom, p.pt)
+                            ORDER BY w.ward_code LIMIT 1) AS inside,
+                           (SELECT w.ward_code FROM geo.ward w
+                            WHERE w.vintage = %(v)s ORDER BY w.geom <-> p.pt LIMIT 1) AS nearest
+                    FROM pts p
+                ), upd AS (
+                    UPDATE geo.ward w SET population = s.population
+                    FROM (SELECT coalesce(inside, nearest) AS ward_code, sum(population) AS population
+                          FROM placed GROUP BY 1) s
+                    WHERE w.vintage = %(v)s AND w.ward_code = s.ward_code
+                )
+                SELECT count(*) FILTER (WHERE inside IS NULL) AS n FROM placed""", {"v": vintage}).fetchone()
+            if moved["n"]:
+                info["notes"][f"population {vintage}"] = (f"{moved['n']} LSOA point(s) fell outside every ward "
+                                                          "and were given to the nearest ward")
+        stats = conn.execute("""SELECT count(*) AS n, coalesce(sum(population), 0) AS pop
+                                FROM geo.ward WHERE vintage = %s""", (vintage,)).fetchone()
+        conn.execute("UPDATE geo.ward_vintage SET ward_count = %s WHERE vintage = %s", (stats["n"], vintage))
+        info["ward_counts"][vintage] = int(stats["n"])
+        info["population_totals"][vintage] = int(stats["pop"])
+        _simplified(conn, vintage)
+
+    conn.execute("""INSERT INTO geo.ward_simplified (vintage, ward_code, tolerance_m, geom)
+                    SELECT vintage, ward_code, tolerance_m,
+                           ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Transform(ST_GeomFromWKB(wkb, 27700), 4326)), 3))
+                    FROM simple_stage""")
+
+    cw = data["crosswalk"]
+    for from_v, to_v in cw["pairs"]:
+        info["notes"].update(_crosswalk(conn, int(from_v), int(to_v), float(cw.get("sliver_m", 15.0))))
+    return info
+
+
+def _crosswalk(conn: psycopg.Connection, from_v: int, to_v: int, sliver_m: float) -> dict[str, str]:
+    """Area- and population-weighted crosswalk between two vintages (weights sum to 1 per source ward).
+
+    population weight of (s, t) = residents of s living in t, assuming residents spread evenly over
+    each LSOA: sum over LSOAs l of pop(l) * area(l n s n t) / area(l). A source ward whose overlaps
+    hold no LSOA area (none in London today) falls back to its area weights, and the note says so.
+    """
+    conn.execute("""
+        CREATE TEMP TABLE cw_pairs ON COMMIT DROP AS
+        WITH raw AS (
+            SELECT s.ward_code AS from_code, t.ward_code AS to_code,
+                   ST_CollectionExtract(ST_Intersection(s.geom, t.geom), 3) AS g
+            FROM geo.ward s JOIN geo.ward t ON t.vintage = %(to)s AND ST_Intersects(s.geom, t.geom)
+            WHERE s.vintage = %(from)s
+        ), measured AS (
+            SELECT from_code, to_code, g, ST_Area(g) AS overlap_m2,
+                   NOT ST_IsEmpty(ST_Buffer(g, -%(sliver)s)) AS solid
+            FROM raw WHERE NOT ST_IsEmpty(g)
+        ), ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY from_code ORDER BY overlap_m2 DESC) AS rk FROM measured
+        )
+        SELECT from_code, to_code, g, overlap_m2 FROM ranked
+        WHERE solid OR (rk = 1 AND NOT EXISTS (SELECT 1 FROM measured m WHERE m.from_code = ranked.from_code AND m.solid))
+        """, {"from": from_v, "to": to_v, "sliver": sliver_m})
+    conn.execute("""
+        INSERT INTO geo.crosswalk (from_vintage, to_vintage, from_code, to_code, overlap_m2, area_weight, population_weight)
+        WITH pop AS (
+            SELECT p.from_code, p.to_code,
+                   coalesce(sum(l.population * ST_Area(ST_Intersection(p.g, l.geom)) / nullif(ST_Area(l.geom), 0)), 0) AS residents
+            FROM cw_pairs p LEFT JOIN geo.lsoa21 l ON ST_Intersects(p.g, l.geom)
+            GROUP BY 1, 2
+        ), w AS (
+            SELECT p.from_code, p.to_code, p.overlap_m2,
+                   p.overlap_m2 / sum(p.overlap_m2) OVER (PARTITION BY p.from_code) AS area_weight,
+                   pop.residents, sum(pop.residents) OVER (PARTITION BY p.from_code) AS residents_total
+            FROM cw_pairs p JOIN pop USING (from_code, to_code)
+        )
+        SELECT %(from)s, %(to)s, from_code, to_code, overlap_m2, area_weight,
+               CASE WHEN residents_total > 0 THEN residents / residents_total ELSE area_weight END
+        FROM w
+        """, {"from": from_v, "to": to_v})
+    stats = conn.execute("""
+        SELECT count(*) AS pairs, count(DISTINCT from_code) AS sources,
+               (SELECT count(*) FROM geo.ward WHERE vintage = %(from)s) AS wards
+        FROM geo.crosswalk WHERE from_vintage = %(from)s AND to_vintage = %(to)s""", {"from": from_v, "to": to_v}).fetchone()
+    conn.execute("DROP TABLE cw_pairs")
+    if stats["sources"] != stats["wards"]:
+        raise GeoLoadError(f"crosswalk {from_v}->{to_v}: only {stats['sources']} of {stats['wards']} wards overlap "
+                           f"a {to_v} ward")
+    return {f"crosswalk {from_v}->{to_v}": f"{stats['pairs']} ward pairs for {stats['sources']} wards"}
+
+
+def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
+         progress: Callable[[str], None] = lambda _: None) -> GeoReport:
+    """Load (or re-load) all reference geography in one transaction."""
+    started = time.perf_counter()
+    manifest = read_manifest(geodata_dir)
+    sha = fingerprint(geodata_dir, manifest)
+    if not force:
+        prev = conn.execute("""SELECT b.batch_id FROM etl.batch b
+                               WHERE b.job = 'geo' AND b.status = 'published'
+                               ORDER BY b.batch_id DESC LIMIT 1""").fetchone()
+        if prev:
+            same = conn.execute("SELECT file_sha256 = %s AS same FROM etl.batch WHERE batch_id = %s",
+                                (sha, prev["batch_id"])).fetchone()["same"]
+            loaded = conn.execute("SELECT count(*) AS n FROM geo.ward").fetchone()["n"]
+            if same and loaded:
+                conn.commit()
+                return GeoReport("unchanged", prev["batch_id"])
+    progress("reading and checking files")
+    data = read_all(geodata_dir, manifest)
+    rows_read = (len(data["register"]) + sum(len(layer.attrs) for _, layer in data["vintages"])
+                 + len(data["boroughs"].attrs) + len(data["lsoa21"].attrs) + len(data["lsoa11_lsoa21"]))
+    progress("writing to PostGIS (one transaction)")
+    with conn.transaction():
+        batch_id = conn.execute("""INSERT INTO etl.batch (job, file_name, file_sha256) VALUES ('geo', 'manifest.toml', %s)
+                                   RETURNING batch_id""", (sha,)).fetchone()["batch_id"]
+        info = _write(conn, data, batch_id)
+        for spec, _ in data["vintages"]:
+            conn.execute("UPDATE geo.ward_vintage SET source_sha256 = %s WHERE vintage = %s",
+                         (sha256_file(geodata_dir / spec["file"]), spec["vintage"]))
+        seconds = time.perf_counter() - started
+        notes = {"repaired": info["repaired"], "ward_counts": info["ward_counts"],
+                 "population_totals": info["population_totals"], "notes": info["notes"], "seconds": round(seconds, 2)}
+        conn.execute("""UPDATE etl.batch SET status = 'published', finished_at = clock_timestamp(),
+                            rows_read = %s, rows_loaded = %s, rows_quarantined = 0, notes = %s
+                        WHERE batch_id = %s""", (rows_read, rows_read, Jsonb(notes), batch_id))
+    return GeoReport("published", batch_id, rows_read, info["ward_counts"], info["population_totals"],
+                     info["repaired"], info["notes"], time.perf_counter() - started)

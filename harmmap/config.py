@@ -1,0 +1,99 @@
+"""One settings object for every part of HarmMap, from the environment and an optional TOML file.
+
+The environment is an argument (``Settings.from_env(env)``) so tests pass a plain dict.
+Precedence: environment variable > ``HARMMAP_CONFIG`` file > default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/harmmap"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+ENVIRONMENTS = ("demo", "test", "production")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    environment: str = "demo"
+    #: Printed at the top and bottom of every page, PDF and API response.
+    protective_marking: str = "OFFICIAL-SENSITIVE"
+    #: Reference data shipped with the project (boundaries, lookups, population).
+    geodata_dir: Path = REPO_ROOT / "geodata"
+    #: XYZ tile URL for a basemap under the wards; empty means none (the closed-network default).
+    basemap_url: str = ""
+    basemap_attribution: str = ""
+    secret_key: str = ""
+    pool_min_size: int = 1
+    pool_max_size: int = 8
+    #: Seconds to wait for a database connection before answering 503 / failing a command.
+    db_timeout_s: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        config_file = env.get("HARMMAP_CONFIG")
+        if config_file:
+            path = Path(config_file)
+            try:
+                values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as e:
+                raise SettingsError(f"HARMMAP_CONFIG={config_file}: cannot read it ({e})") from e
+        for f in fields(cls):
+            key = f"HARMMAP_{f.name.upper()}"
+            if key in env:
+                values[f.name] = env[key]
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s) in HARMMAP_CONFIG: {', '.join(sorted(unknown))}")
+        return cls()._with(values)
+
+    def _with(self, values: Mapping[str, Any]) -> Settings:
+        typed: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name not in values:
+                continue
+            raw = values[f.name]
+            default = getattr(self, f.name)
+            try:
+                if isinstance(default, Path):
+                    typed[f.name] = Path(raw).expanduser()
+                elif isinstance(default, bool):
+                    typed[f.name] = str(raw).lower() in ("1", "true", "yes", "on")
+                elif isinstance(default, int):
+                    typed[f.name] = int(raw)
+                elif isinstance(default, float):
+                    typed[f.name] = float(raw)
+                else:
+                    typed[f.name] = str(raw)
+            except ValueError as e:
+                raise SettingsError(f"HARMMAP_{f.name.upper()}={raw!r} is not a valid {type(default).__name__}") from e
+        settings = replace(self, **typed)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise SettingsError(f"HARMMAP_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, not {self.environment!r}")
+        if not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("HARMMAP_DATABASE_URL must be a postgresql:// URL")
+        if self.environment == "production" and not self.secret_key:
+            raise SettingsError("HARMMAP_SECRET_KEY is required when HARMMAP_ENVIRONMENT=production")
+        if not 1 <= self.pool_min_size <= self.pool_max_size:
+            raise SettingsError("need 1 <= HARMMAP_POOL_MIN_SIZE <= HARMMAP_POOL_MAX_SIZE")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"

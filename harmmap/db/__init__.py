@@ -1,0 +1,210 @@
+"""Database access: connections, the pool, database creation and migrations.
+
+Every connection failure becomes :class:`DatabaseUnavailable` with a one-line message that says how
+to fix it, so the CLI and ``make demo`` never show a traceback for a server that is down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from harmmap.config import Settings
+
+MIGRATIONS_PACKAGE = "harmmap.db.migrations"
+QUERIES_PACKAGE = "harmmap.db.queries"
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+# Any fixed number works; it only has to be the same for every process that migrates.
+_MIGRATION_LOCK = 0x4841524D  # "HARM"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The server cannot be reached or refuses us; the message says what to do."""
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages."""
+    params = conninfo_to_dict(url)
+    params.pop("password", None)
+    host = params.get("host", "localhost")
+    return f"{params.get('user', '')}@{host}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+
+
+def _explain(url: str, error: psycopg.OperationalError) -> DatabaseUnavailable:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    where = describe(url)
+    if "does not exist" in text and "database" in text:
+        hint = "run `harmmap db init` (or `make demo`) to create it"
+    elif "password" in text or "authentication" in text:
+        hint = "put the right user and password in HARMMAP_DATABASE_URL"
+    else:
+        hint = ("start PostgreSQL (`make demo` starts a local cluster; by hand: "
+                "pg_ctlcluster --skip-systemctl-redirect 15 main start) or fix HARMMAP_DATABASE_URL")
+    return DatabaseUnavailable(f"database {where} is unavailable: {text} -- {hint}")
+
+
+def connect(url: str, *, timeout_s: float = 5.0, autocommit: bool = False) -> psycopg.Connection:
+    """A plain connection (CLI jobs, tests) with dict rows."""
+    try:
+        return psycopg.connect(url, connect_timeout=max(1, int(timeout_s)), autocommit=autocommit,
+                               row_factory=dict_row)
+    except psycopg.OperationalError as e:
+        raise _explain(url, e) from None
+
+
+def make_pool(settings: Settings, *, open_wait: bool = True) -> ConnectionPool:
+    """The web app's pool. With ``open_wait`` it fails fast (DatabaseUnavailable) when the server is down."""
+    pool = ConnectionPool(
+        settings.database_url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(settings.db_timeout_s))},
+        timeout=settings.db_timeout_s,
+        open=False,
+        name="harmmap",
+    )
+    pool.open(wait=False)
+    if open_wait:
+        try:
+            pool.wait(timeout=settings.db_timeout_s)
+        except Exception as e:  # PoolTimeout: say why, in one line
+            pool.close()
+            try:
+                connect(settings.database_url, timeout_s=settings.db_timeout_s).close()
+            except DatabaseUnavailable as why:
+                raise why from None
+            raise DatabaseUnavailable(f"database {describe(settings.database_url)} is unavailable: {e}") from None
+    return pool
+
+
+def admin_url(url: str, dbname: str = "postgres") -> str:
+    """The same server and user, connected to another database (to create or drop ours)."""
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+def database_name(url: str) -> str:
+    return conninfo_to_dict(url).get("dbname") or "postgres"
+
+
+def ensure_database(url: str, *, timeout_s: float = 5.0) -> bool:
+    """Create the database named in ``url`` if missing, with PostGIS enabled. True if it was created."""
+    name = database_name(url)
+    created = False
+    with connect(admin_url(url), timeout_s=timeout_s, autocommit=True) as c:
+        exists = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            created = True
+    with connect(url, timeout_s=timeout_s, autocommit=True) as c:
+        try:
+            c.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        except psycopg.errors.FeatureNotSupported as e:
+            raise DatabaseUnavailable(
+                f"PostGIS is not installed on the server of {describe(url)} ({e.diag.message_primary}) -- "
+                "install the Debian package postgresql-15-postgis-3 (make demo does this when run as root)"
+            ) from None
+        except psycopg.errors.InsufficientPrivilege:
+            raise DatabaseUnavailable(
+                f"cannot enable PostGIS in {describe(url)}: the user needs to be a superuser or the "
+                "database owner (CREATE EXTENSION postgis)") from None
+    return created
+
+
+def drop_database(url: str) -> None:
+    with connect(admin_url(url), autocommit=True) as c:
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database_name(url))))
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    text: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def migrations() -> list[Migration]:
+    found = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migration files share a number: {versions}")
+    return found
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction. Returns the names applied.
+
+    A second call applies nothing. A recorded migration whose file has since changed is an error:
+    migrations are append-only.
+    """
+    applied: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute("""
+            CREATE TABLE IF NOT EXISTS public.schema_migration (
+                version integer PRIMARY KEY,
+                name text NOT NULL,
+                checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )""")
+        done = {r["version"]: r for r in conn.execute("SELECT version, name, checksum FROM public.schema_migration")}
+        for m in migrations():
+            if m.version in done:
+                if done[m.version]["checksum"] != m.checksum:
+                    raise MigrationError(
+                        f"migration {m.name} was changed after it was applied (checksum differs); "
+                        "add a new numbered migration instead")
+                continue
+            with conn.transaction():
+                conn.execute(m.text)
+                conn.execute("INSERT INTO public.schema_migration (version, name, checksum) VALUES (%s, %s, %s)",
+                             (m.version, m.name, m.checksum))
+            applied.append(m.name)
+    return applied
+
+
+def query(name: str) -> str:
+    """The text of ``harmmap/db/queries/<name>.sql`` (``%(param)s`` placeholders)."""
+    return resources.files(QUERIES_PACKAGE).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+@contextmanager
+def session(settings: Settings) -> Iterator[psycopg.Connection]:
+    """A connection for one CLI command; commits on success, rolls back on error."""
+    with connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
+        yield conn
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

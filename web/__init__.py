@@ -1,0 +1,60 @@
+"""The HarmMap web app: ``create_app()`` builds it; nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from psycopg_pool import ConnectionPool
+
+from harmmap import db
+from harmmap.config import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: ConnectionPool
+
+
+def services() -> Services:
+    return current_app.extensions["harmmap"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or None,
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # The pool connects in the background: the app starts even while the database is down and
+    # answers 503 until it is back (see web/errors.py), instead of failing to boot.
+    pool = db.make_pool(settings, open_wait=False)
+    app.extensions["harmmap"] = Services(settings, pool)
+
+    from web import errors, health, map_pages
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(map_pages.bp)
+
+    @app.context_processor
+    def page_globals() -> dict[str, object]:
+        return {"marking": settings.protective_marking, "attribution": ATTRIBUTION}
+
+    if not app.debug:
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    return app
+
+
+#: The Open Government Licence lines every map, page and PDF carries (geodata/SOURCES.md).
+ATTRIBUTION = (
+    "Contains National Statistics data © Crown copyright and database right 2024. "
+    "Contains Ordnance Survey data © Crown copyright and database right 2024. "
+    "Contains Greater London Authority and Metropolitan Police Service data licensed under the "
+    "Open Government Licence v3.0."
+)

@@ -1,0 +1,29 @@
+"""``harmmap serve`` (registered through the harmmap.commands entry point)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--dev", is_flag=True, help="Flask's reloading development server instead of gunicorn.")
+def serve(host: str, port: int, workers: int, dev: bool) -> None:
+    """Serve the map, briefings and API."""
+    from harmmap.config import Settings
+
+    Settings.from_env()  # fail here, in one line, on a bad setting
+    if dev:
+        from web import create_app
+
+        create_app().run(host=host, port=port, debug=False, use_reloader=True)
+        return
+    # Each worker builds its own app and pool (no --preload): see ARCHITECTURE.md.
+    args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--access-logfile", "-", "--graceful-timeout", "10", "web:create_app()"]
+    os.execv(sys.executable, args)

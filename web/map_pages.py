@@ -1,0 +1,170 @@
+"""Pages for tasking officers: the London ward map, and the ward geometry it loads.
+
+The map page is folium/Leaflet with every asset served from this app (folium's CDN defaults are
+replaced). Ward shapes are not embedded in the page: the browser fetches them from
+``/map/wards.geojson``, simplified in PostGIS for the zoom level and cached by ETag.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from flask import Blueprint, Response, render_template, request, url_for
+from jinja2 import Template
+
+from harmmap import db
+from harmmap.domain import CURRENT_VINTAGE, SIMPLIFY_TOLERANCES_M, VINTAGES, tolerance_for_zoom
+from web import services
+from web.errors import NotFound, Problem
+
+bp = Blueprint("map", __name__)
+
+LONDON_CENTRE = (51.4893, -0.1441)
+LONDON_BOUNDS = ((51.2868, -0.5104), (51.6919, 0.3340))
+
+
+# --- reference data status ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReferenceStatus:
+    batch_id: int
+    loaded_at: str
+    vintages: dict[int, dict[str, Any]]
+
+
+def reference_status() -> ReferenceStatus:
+    svc = services()
+    with svc.pool.connection() as conn:
+        row = conn.execute(db.query("reference_status")).fetchone()
+    if not row:
+        raise NotFound("No reference geography is loaded yet: run `harmmap geo load` (make demo does it).")
+    vintages = {v["vintage"]: v for v in row["vintages"] or []}
+    return ReferenceStatus(row["batch_id"], f"{row['finished_at']:%d %b %Y %H:%M} UTC", vintages)
+
+
+# --- ward geometry --------------------------------------------------------------------------------
+
+_cache: dict[tuple[int, int, int, str | None], tuple[str, bytes, bytes]] = {}
+_cache_lock = threading.Lock()
+
+
+def _int_arg(name: str, default: int, allowed: tuple[int, ...] | range) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Problem(f"{name} must be a whole number, not {raw!r}") from None
+    if value not in allowed:
+        raise Problem(f"{name} must be one of {', '.join(map(str, allowed))}" if isinstance(allowed, tuple)
+                      else f"{name} must be between {allowed.start} and {allowed.stop - 1}")
+    return value
+
+
+@bp.get("/map/wards.geojson")
+def wards_geojson() -> Response:
+    """All wards of a vintage, simplified for ``zoom`` (or an explicit ``tolerance`` in metres)."""
+    vintage = _int_arg("vintage", CURRENT_VINTAGE, VINTAGES)
+    zoom = _int_arg("zoom", 10, range(0, 23))
+    tolerance = _int_arg("tolerance", tolerance_for_zoom(zoom), SIMPLIFY_TOLERANCES_M)
+    borough = request.args.get("borough") or None
+    if borough is not None and not (len(borough) == 9 and borough.startswith("E09") and borough[3:].isdigit()):
+        raise Problem(f"borough must be a borough GSS code like E09000022, not {borough[:20]!r}")
+    status = reference_status()
+    if vintage not in status.vintages:
+        raise NotFound(f"ward vintage {vintage} is not loaded")
+
+    key = (status.batch_id, vintage, tolerance, borough)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is None:
+        with services().pool.connection() as conn:
+            body = conn.execute(db.query("ward_geojson"),
+                                {"vintage": vintage, "tolerance": tolerance, "borough": borough}).fetchone()["body"]
+        raw = body.encode()
+        etag = hashlib.sha256(f"{key}".encode() + raw).hexdigest()[:32]
+        hit = (etag, raw, gzip.compress(raw, 6))
+        with _cache_lock:
+            if len(_cache) > 64:
+                _cache.clear()
+            _cache[key] = hit
+    etag, raw, packed = hit
+    resp = Response(mimetype="application/geo+json")
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    resp.headers["Vary"] = "Accept-Encoding"
+    resp.headers["X-Protective-Marking"] = services().settings.protective_marking
+    if request.if_none_match.contains(etag):
+        resp.status_code = 304
+        return resp
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        resp.set_data(packed)
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp.set_data(raw)
+    return resp
+
+
+# --- the page -------------------------------------------------------------------------------------
+
+class WardLayer(MacroElement):
+    """Hands the folium map to static/harmmap/wardmap.js, which loads and draws the wards."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        HarmMap.wardMap({{ this._parent.get_name() }}, {{ this.options | tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        self._name = "WardLayer"
+        self.options = options
+
+
+def build_map(options: dict[str, Any]) -> folium.Map:
+    settings = services().settings
+    m = folium.Map(location=LONDON_CENTRE, zoom_start=10, min_zoom=9, max_zoom=17, tiles=None,
+                   control_scale=True, prefer_canvas=False, max_bounds=True)
+    # Replace folium's CDN assets (jsdelivr, cdnjs, bootstrapcdn...) with our vendored Leaflet.
+    m.default_js = [("leaflet", url_for("static", filename="vendor/leaflet/leaflet.js")),
+                    ("harmmap", url_for("static", filename="harmmap/wardmap.js"))]
+    m.default_css = [("leaflet_css", url_for("static", filename="vendor/leaflet/leaflet.css")),
+                     ("harmmap_css", url_for("static", filename="harmmap/harmmap.css"))]
+    if settings.basemap_url:
+        folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution or "Basemap", name="Basemap",
+                         max_zoom=19).add_to(m)
+    m.fit_bounds(LONDON_BOUNDS)
+    WardLayer(**options).add_to(m)
+    return m
+
+
+@bp.get("/")
+def index() -> str:
+    status = reference_status()
+    vintage = CURRENT_VINTAGE
+    info = status.vintages.get(vintage)
+    if info is None:
+        raise NotFound(f"ward vintage {vintage} is not loaded")
+    options = {
+        "url": url_for("map.wards_geojson", vintage=vintage),
+        "tolerances": {str(z): tolerance_for_zoom(z) for z in range(0, 23)},
+        "marking": services().settings.protective_marking,
+    }
+    fig = build_map(options).get_root()
+    fig.render()
+    return render_template(
+        "map.html",
+        map_header=fig.header.render(),
+        map_html=fig.html.render(),
+        map_script=fig.script.render(),
+        vintage=info,
+        status=status,
+    )
