@@ -145,7 +145,7 @@ class MigrationError(RuntimeError):
     pass
 
 
-def migrations() -> list[Migration]:
+def available_migrations() -> list[Migration]:
     found = []
     for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
         m = _MIGRATION_NAME.match(entry.name)
@@ -175,7 +175,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                 applied_at timestamptz NOT NULL DEFAULT now()
             )""")
         done = {r["version"]: r for r in conn.execute("SELECT version, name, checksum FROM public.schema_migration")}
-        for m in migrations():
+        for m in available_migrations():
             if m.version in done:
                 if done[m.version]["checksum"] != m.checksum:
                     raise MigrationError(

@@ -1,0 +1,3 @@
+from harmmap.cli import main
+
+main(prog_name="harmmap")
