@@ -28,6 +28,7 @@ from harmmap.db import sha256_file
 from harmmap.domain import SIMPLIFY_TOLERANCES_M
 
 ACCEPTED_EPSG = (4326, 27700)
+GEO_LOAD_LOCK = 0x47454F4C  # "GEOL": any fixed number shared by every loader
 WARD_CODE = re.compile(r"^E05\d{6}$")
 BOROUGH_CODE = re.compile(r"^E09\d{6}$")
 LSOA_CODE = re.compile(r"^E01\d{6}$")
@@ -504,6 +505,8 @@ def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
                  + len(data["boroughs"].attrs) + len(data["lsoa21"].attrs) + len(data["lsoa11_lsoa21"]))
     progress("writing to PostGIS (one transaction)")
     with conn.transaction():
+        # One reference load at a time; a second waits here, then replaces the first's result whole.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (GEO_LOAD_LOCK,))
         batch_id = conn.execute("""INSERT INTO etl.batch (job, file_name, file_sha256) VALUES ('geo', 'manifest.toml', %s)
                                    RETURNING batch_id""", (sha,)).fetchone()["batch_id"]
         info = _write(conn, data, batch_id)

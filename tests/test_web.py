@@ -41,6 +41,21 @@ def test_marking_is_configurable(app, settings):
     assert b"OFFICIAL-SENSITIVE" not in html and html.count(b">OFFICIAL<") == 2
 
 
+def test_approximate_boundaries_are_announced_when_the_data_says_so(client, settings):
+    # The flag lives in the data (geodata/manifest.toml -> geo.ward_vintage.approximate), not in code.
+    from harmmap import db
+
+    assert b'id="approximate-note"' not in client.get("/").get_data()
+    with db.connect(settings.database_url) as c:
+        c.execute("UPDATE geo.ward_vintage SET approximate = true WHERE vintage = 2022")
+    try:
+        html = client.get("/").get_data()
+        assert b'id="approximate-note"' in html and b"Approximate ward boundaries" in html
+    finally:
+        with db.connect(settings.database_url) as c:
+            c.execute("UPDATE geo.ward_vintage SET approximate = false WHERE vintage = 2022")
+
+
 def test_london_geojson_is_light_and_complete(client):
     resp = client.get("/map/wards.geojson?vintage=2022&zoom=10")
     assert resp.status_code == 200 and resp.mimetype == "application/geo+json"

@@ -53,8 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 #: The Open Government Licence lines every map, page and PDF carries (geodata/SOURCES.md).
 ATTRIBUTION = (
-    "Contains National Statistics data © Crown copyright and database right 2024. "
-    "Contains Ordnance Survey data © Crown copyright and database right 2024. "
+    "Contains National Statistics data © Crown copyright and database right 2014–2025. "
+    "Contains Ordnance Survey data © Crown copyright and database right 2014–2025. "
     "Contains Greater London Authority and Metropolitan Police Service data licensed under the "
     "Open Government Licence v3.0."
 )

@@ -23,7 +23,7 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
 
         create_app().run(host=host, port=port, debug=False, use_reloader=True)
         return
-    # Each worker builds its own app and pool (no --preload): see ARCHITECTURE.md.
+    # Each worker builds its own app and pool (no --preload): see docs/architecture.md.
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
             "--access-logfile", "-", "--graceful-timeout", "10", "web:create_app()"]
     os.execv(sys.executable, args)

@@ -2,7 +2,8 @@
 
 The map page is folium/Leaflet with every asset served from this app (folium's CDN defaults are
 replaced). Ward shapes are not embedded in the page: the browser fetches them from
-``/map/wards.geojson``, simplified in PostGIS for the zoom level and cached by ETag.
+``/map/wards.geojson``, which PostGIS builds from the stored coverage-simplified copy that fits the zoom
+level (see harmmap.domain.tolerance_for_zoom), cached per worker and by ETag.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def wards_geojson() -> Response:
     etag, raw, packed = hit
     resp = Response(mimetype="application/geo+json")
     resp.set_etag(etag)
-    resp.headers["Cache-Control"] = "public, max-age=300"
+    resp.headers["Cache-Control"] = "private, max-age=300"  # marked data: no shared caches
     resp.headers["Vary"] = "Accept-Encoding"
     resp.headers["X-Protective-Marking"] = services().settings.protective_marking
     if request.if_none_match.contains(etag):
@@ -132,7 +133,7 @@ class WardLayer(MacroElement):
 def build_map(options: dict[str, Any]) -> folium.Map:
     settings = services().settings
     m = folium.Map(location=LONDON_CENTRE, zoom_start=10, min_zoom=9, max_zoom=17, tiles=None,
-                   control_scale=True, prefer_canvas=False, max_bounds=True)
+                   control_scale=True, prefer_canvas=False, max_bounds=True, zoom_snap=0.25)
     # Replace folium's CDN assets (jsdelivr, cdnjs, bootstrapcdn...) with our vendored Leaflet.
     m.default_js = [("leaflet", url_for("static", filename="vendor/leaflet/leaflet.js")),
                     ("harmmap", url_for("static", filename="harmmap/wardmap.js"))]

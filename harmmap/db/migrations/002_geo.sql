@@ -23,7 +23,8 @@ CREATE TABLE geo.ward (
     -- The City of London has its own police force: its wards are kept, flagged and shown as such.
     city_of_london  boolean  GENERATED ALWAYS AS (borough_code = 'E09000001') STORED,
     area_ha         double precision NOT NULL CHECK (area_ha > 0),
-    -- Census 2021 usual residents (see geo.ward_vintage.population_method); 0 is real (City wards).
+    -- Census 2021 usual residents (see geo.ward_vintage.population_method). 0 where no LSOA is assigned
+    -- to the ward (20 of the 25 City of London wards under the ONS best-fit lookup).
     population      integer  NOT NULL DEFAULT 0 CHECK (population >= 0),
     geom            geometry(MultiPolygon, 27700) NOT NULL CHECK (ST_IsValid(geom)),
     PRIMARY KEY (vintage, ward_code)
