@@ -46,9 +46,13 @@ def crosswalk_cmd(ctx: click.Context, from_vintage: int, to_vintage: int, weight
     """Carry a ward-coded count file (CSV) from one ward vintage to another."""
     settings = settings_from(ctx)
     with db.session(settings) as conn:
+        db.require_schema(conn)
         result = crosswalk.convert_file(conn, file, from_vintage, to_vintage, weights=weights, code_column=code_column)
     if out:
-        result.frame.to_csv(out, index=False)
+        try:
+            result.frame.to_csv(out, index=False)
+        except OSError as e:
+            raise crosswalk.CrosswalkError(f"cannot write {out}: {e.strerror or e}") from None
     else:
         result.frame.to_csv(sys.stdout, index=False)
     click.echo(result.summary, err=True)

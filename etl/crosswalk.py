@@ -47,7 +47,11 @@ def weights(conn: psycopg.Connection, from_vintage: int, to_vintage: int, kind: 
 
 def convert(conn: psycopg.Connection, frame: pd.DataFrame, code_column: str, from_vintage: int,
             to_vintage: int, kind: str = "population", source: str = "input") -> Converted:
-    """Numeric columns are shared out by weight and summed per target ward; totals are kept."""
+    """Numeric count columns are shared out by weight and summed per target ward; totals are kept.
+
+    Rows are named by their line in the file (the header is line 1). A missing count is an error,
+    not a zero; true/false columns are flags, not counts, and are left out.
+    """
     if code_column not in frame.columns:
         raise CrosswalkError(f"{source}: no column {code_column!r}; columns are {', '.join(frame.columns)}")
     known = {r["ward_code"] for r in conn.execute("SELECT ward_code FROM geo.ward WHERE vintage = %s", (from_vintage,))}
@@ -56,13 +60,19 @@ def convert(conn: psycopg.Connection, frame: pd.DataFrame, code_column: str, fro
     codes = frame[code_column].astype(str).str.strip()
     for i, code in enumerate(codes):
         if code not in known:
-            raise CrosswalkError(f"{source}: row {i + 2}: {code!r} is not a {from_vintage} ward code")
+            raise CrosswalkError(f"{source}: line {i + 2}: {code!r} is not a {from_vintage} ward code")
     if codes.duplicated().any():
-        i = int(codes[codes.duplicated()].index[0])
-        raise CrosswalkError(f"{source}: row {i + 2}: ward {codes.iloc[i]} appears twice")
-    numeric = [c for c in frame.columns if c != code_column and pd.api.types.is_numeric_dtype(frame[c])]
+        i = int(codes.reset_index(drop=True)[codes.reset_index(drop=True).duplicated()].index[0])
+        raise CrosswalkError(f"{source}: line {i + 2}: ward {codes.iloc[i]} appears twice (one row per ward, please)")
+    numeric = [c for c in frame.columns if c != code_column and pd.api.types.is_numeric_dtype(frame[c])
+               and not pd.api.types.is_bool_dtype(frame[c])]
     if not numeric:
-        raise CrosswalkError(f"{source}: no numeric columns to convert")
+        raise CrosswalkError(f"{source}: no numeric count columns to convert")
+    for c in numeric:
+        missing = frame[c].isna().to_numpy()
+        if missing.any():
+            i = int(missing.nonzero()[0][0])
+            raise CrosswalkError(f"{source}: line {i + 2}: {c} is empty (write 0 if the count is zero)")
     w = weights(conn, from_vintage, to_vintage, kind)
     data = frame.assign(**{code_column: codes})[[code_column, *numeric]]
     joined = data.merge(w, left_on=code_column, right_on="from_code")

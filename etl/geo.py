@@ -24,11 +24,24 @@ import pyogrio
 import shapely
 from psycopg.types.json import Jsonb
 
-from harmmap.db import sha256_file
+from harmmap.db import require_schema, sha256_file
 from harmmap.domain import SIMPLIFY_TOLERANCES_M
 
 ACCEPTED_EPSG = (4326, 27700)
 GEO_LOAD_LOCK = 0x47454F4C  # "GEOL": any fixed number shared by every loader
+#: Part of the fingerprint: bump it when the load's method changes, so unchanged files are reloaded.
+LOADER_VERSION = 2
+#: Generous boxes around Greater London; a layer outside them has the wrong CRS label or coordinates.
+LONDON_BOX = {4326: (-0.75, 51.15, 0.55, 51.85), 27700: (480_000, 140_000, 580_000, 215_000)}
+MANIFEST_KEYS = {
+    "ward_vintage": ("vintage", "label", "file", "code", "name", "borough_code", "borough_name", "boundary_note"),
+    "boroughs": ("file", "code", "name"),
+    "ward_register": ("file", "code", "name", "borough_code", "borough_name", "easting", "northing"),
+    "lsoa21": ("file", "code", "name", "borough_code"),
+    "population": ("file", "code", "value"),
+    "lsoa21_to_ward2022": ("file", "lsoa_code", "ward_code"),
+    "lsoa11_to_lsoa21": ("file", "lsoa11_code", "lsoa21_code", "change", "weight"),
+}
 WARD_CODE = re.compile(r"^E05\d{6}$")
 BOROUGH_CODE = re.compile(r"^E09\d{6}$")
 LSOA_CODE = re.compile(r"^E01\d{6}$")
@@ -56,7 +69,7 @@ class GeoReport:
         for vintage, n in sorted(self.ward_counts.items()):
             out.append(f"  wards {vintage}: {n} wards, population {self.population_totals.get(vintage, 0):,}")
         for r in self.repaired:
-            out.append(f"  repaired {r['file']} row {r['row']} {r['code']} ({r['name']}): {r['reason']} "
+            out.append(f"  repaired {r['file']} feature {r['feature']} {r['code']} ({r['name']}): {r['reason']} "
                        f"-> valid, area change {r['area_change_m2']:+.1f} m2")
         for key, value in self.notes.items():
             out.append(f"  {key}: {value}")
@@ -68,11 +81,20 @@ class GeoReport:
 def read_manifest(geodata_dir: Path) -> dict[str, Any]:
     path = geodata_dir / "manifest.toml"
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        manifest = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise GeoLoadError(f"{path}: manifest not found (is HARMMAP_GEODATA_DIR right?)") from None
     except tomllib.TOMLDecodeError as e:
         raise GeoLoadError(f"{path}: not valid TOML: {e}") from None
+    for section, keys in MANIFEST_KEYS.items():
+        entries = manifest.get(section)
+        if not entries:
+            raise GeoLoadError(f"manifest.toml: section [{section}] is missing")
+        for entry in entries if isinstance(entries, list) else [entries]:
+            missing = [k for k in keys if k not in entry]
+            if missing:
+                raise GeoLoadError(f"manifest.toml: [{section}] lacks {', '.join(missing)}")
+    return manifest
 
 
 def _files(manifest: Mapping[str, Any]) -> list[str]:
@@ -84,7 +106,8 @@ def _files(manifest: Mapping[str, Any]) -> list[str]:
 
 def fingerprint(geodata_dir: Path, manifest: Mapping[str, Any]) -> str:
     """SHA-256 over the manifest and every file it names: the identity of one reference data set."""
-    h = hashlib.sha256((geodata_dir / "manifest.toml").read_bytes())
+    h = hashlib.sha256(f"loader {LOADER_VERSION}".encode())
+    h.update((geodata_dir / "manifest.toml").read_bytes())
     for name in _files(manifest):
         path = geodata_dir / name
         if not path.is_file():
@@ -110,10 +133,22 @@ def _read_layer(path: Path, spec: Mapping[str, Any], columns: Iterable[str]) -> 
     geoms = np.asarray(df.geometry.values, dtype=object)
     for i, g in enumerate(geoms):
         if g is None or shapely.is_empty(g):
-            raise GeoLoadError(f"{path.name}: row {i + 1}: empty geometry")
+            raise GeoLoadError(f"{path.name}: feature {i + 1}: empty geometry")
         if shapely.get_type_id(g) not in (3, 6):  # Polygon, MultiPolygon
-            raise GeoLoadError(f"{path.name}: row {i + 1}: geometry is {g.geom_type}, expected a polygon")
+            raise GeoLoadError(f"{path.name}: feature {i + 1}: geometry is {g.geom_type}, expected a polygon")
+    minx, miny, maxx, maxy = LONDON_BOX[epsg]
+    bounds = shapely.bounds(geoms)
+    outside = (bounds[:, 0] < minx) | (bounds[:, 1] < miny) | (bounds[:, 2] > maxx) | (bounds[:, 3] > maxy)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise GeoLoadError(f"{path.name}: feature {i + 1}: coordinates {bounds[i, :2].round(3).tolist()} are not in "
+                           f"London for EPSG:{epsg}: wrong CRS label, or swapped/garbled coordinates "
+                           f"({int(outside.sum())} feature(s) affected)")
     attrs = pd.DataFrame({c: df[c].astype("string").str.strip() for c in columns})
+    for c in columns:
+        blank = attrs[c].isna() | (attrs[c] == "")
+        if blank.any():
+            raise GeoLoadError(f"{path.name}: feature {int(np.flatnonzero(blank.to_numpy())[0]) + 1}: {c} is empty")
     return attrs, geoms, epsg
 
 
@@ -128,18 +163,26 @@ def _read_csv(path: Path, columns: Iterable[str]) -> pd.DataFrame:
     return df
 
 
+def _where(file: str, i: int) -> str:
+    """How a person finds row i (0-based) of a file: its line in a CSV (header is line 1), else its feature."""
+    return f"{file}: line {i + 2}" if file.lower().endswith(".csv") else f"{file}: feature {i + 1}"
+
+
 def _check_codes(file: str, codes: pd.Series, pattern: re.Pattern[str], what: str,
-                 names: pd.Series | None = None) -> None:
+                 names: pd.Series | None = None, unique: bool = True) -> None:
     for i, code in enumerate(codes):
         if code is None or code is pd.NA or not pattern.match(str(code)):
-            raise GeoLoadError(f"{file}: row {i + 1}: {what} code {code!r} is not a GSS code ({pattern.pattern})")
+            raise GeoLoadError(f"{_where(file, i)}: {what} code {code!r} is not a GSS code ({pattern.pattern})")
         if names is not None and (names.iloc[i] is pd.NA or not str(names.iloc[i])):
-            raise GeoLoadError(f"{file}: row {i + 1}: {what} {code} has no name")
-    dup = codes[codes.duplicated(keep="first")]
+            raise GeoLoadError(f"{_where(file, i)}: {what} {code} has no name")
+    if not unique:
+        return
+    positions = pd.Series(range(len(codes)), index=codes.to_numpy())
+    dup = positions[positions.index.duplicated(keep="first")]
     if len(dup):
-        i = int(dup.index[0])
-        first = int(codes[codes == dup.iloc[0]].index[0])
-        raise GeoLoadError(f"{file}: row {i + 1}: duplicate {what} code {dup.iloc[0]} (also on row {first + 1})")
+        code, i = dup.index[0], int(dup.iloc[0])
+        first = int(positions[code].iloc[0])
+        raise GeoLoadError(f"{_where(file, i)}: duplicate {what} code {code} (also at {_where(file, first).split(': ')[1]})")
 
 
 def _check_count(file: str, n: int, expected: int | None, what: str) -> None:
@@ -152,7 +195,7 @@ def _int_column(file: str, df: pd.DataFrame, col: str, row_code: pd.Series) -> p
     bad = values.isna() | (values < 0) | (values != values.round())
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise GeoLoadError(f"{file}: row {i + 1} ({row_code.iloc[i]}): {col}={df[col].iloc[i]!r} is not a whole number >= 0")
+        raise GeoLoadError(f"{_where(file, i)} ({row_code.iloc[i]}): {col}={df[col].iloc[i]!r} is not a whole number >= 0")
     return values.astype("int64")
 
 
@@ -184,7 +227,7 @@ def read_all(geodata_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
         attrs, geoms, epsg = _read_layer(geodata_dir / spec["file"], spec, cols)
         attrs = attrs.rename(columns={spec[k]: k for k in ("code", "name", "borough_code", "borough_name")})
         _check_codes(spec["file"], attrs["code"], WARD_CODE, "ward", attrs["name"])
-        _check_codes(spec["file"], attrs["borough_code"].drop_duplicates().reset_index(drop=True), BOROUGH_CODE, "borough")
+        _check_codes(spec["file"], attrs["borough_code"], BOROUGH_CODE, "borough", unique=False)
         _check_count(spec["file"], len(attrs), spec.get("expected_count"), "wards")
         if spec.get("register_authority"):
             codes = set(attrs["code"])
@@ -203,6 +246,13 @@ def read_all(geodata_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
     _check_codes(b["file"], attrs["code"], BOROUGH_CODE, "borough", attrs["name"])
     _check_count(b["file"], len(attrs), b.get("expected_count"), "boroughs")
     out["boroughs"] = Layer(b["file"], epsg, attrs, geoms)
+    borough_codes = set(attrs["code"])
+    for spec, layer in out["vintages"]:
+        unknown = ~layer.attrs["borough_code"].isin(borough_codes)
+        if unknown.any():
+            i = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise GeoLoadError(f"{_where(layer.file, i)}: borough code {layer.attrs['borough_code'].iloc[i]} "
+                               f"is not one of the {len(borough_codes)} boroughs in {b['file']}")
 
     s = manifest["lsoa21"]
     attrs, geoms, epsg = _read_layer(geodata_dir / s["file"], s, [s["code"], s["name"], s["borough_code"]])
@@ -225,7 +275,7 @@ def read_all(geodata_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
     best_fit = dict(zip(best[bf["lsoa_code"]], best[bf["ward_code"]], strict=True))
     for i, w in enumerate(best[bf["ward_code"]]):
         if w not in register_codes:
-            raise GeoLoadError(f"{bf['file']}: row {i + 1}: ward {w!r} is not in the ONS register")
+            raise GeoLoadError(f"{_where(bf['file'], i)}: ward {w!r} is not in the ONS register")
 
     lsoa_codes = set(attrs["code"])
     for name, codes in ((p["file"], set(population)), (bf["file"], set(best_fit))):
@@ -239,13 +289,15 @@ def read_all(geodata_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
     lk = manifest["lsoa11_to_lsoa21"]
     look = _read_csv(geodata_dir / lk["file"], [lk[k] for k in ("lsoa11_code", "lsoa21_code", "change", "weight")])
     look = look.rename(columns={lk[k]: k for k in ("lsoa11_code", "lsoa21_code", "change", "weight")})
-    _check_codes(lk["file"], look["lsoa11_code"].drop_duplicates().reset_index(drop=True), LSOA_CODE, "LSOA 2011")
+    _check_codes(lk["file"], look["lsoa11_code"], LSOA_CODE, "LSOA 2011", unique=False)
     look["weight"] = pd.to_numeric(look["weight"], errors="coerce")
     for i, row in look.iterrows():
         if row["lsoa21_code"] not in lsoa_codes:
-            raise GeoLoadError(f"{lk['file']}: row {i + 1}: LSOA 2021 {row['lsoa21_code']!r} is not in {s['file']}")
+            raise GeoLoadError(f"{_where(lk['file'], i)}: LSOA 2021 {row['lsoa21_code']!r} is not in {s['file']}")
         if not (0 < row["weight"] <= 1):
-            raise GeoLoadError(f"{lk['file']}: row {i + 1}: weight {row['weight']!r} is not in (0, 1]")
+            raise GeoLoadError(f"{_where(lk['file'], i)}: weight {row['weight']!r} is not in (0, 1]")
+        if row["change"] not in ("U", "S", "M", "X"):
+            raise GeoLoadError(f"{_where(lk['file'], i)}: change indicator {row['change']!r} is not one of U, S, M, X")
     sums = look.groupby("lsoa11_code")["weight"].transform("sum")
     off = look[(sums - 1).abs() > 1e-4]
     if len(off):
@@ -297,14 +349,14 @@ def _repair(conn: psycopg.Connection, stage: str, layer: Layer) -> list[dict[str
             RETURNING s.row_number
         )
         SELECT row_number, code, name, reason, ST_IsValid(fixed) AND NOT ST_IsEmpty(fixed) AS ok,
-               ST_Area(fixed) - ST_Area(ST_Buffer(old, 0)) AS area_change_m2
+               ST_Area(fixed) - ST_Area(old) AS area_change_m2
         FROM bad ORDER BY row_number""").fetchall()
     repaired = []
     for r in rows:
         if not r["ok"]:
-            raise GeoLoadError(f"{layer.file}: row {r['row_number']} ({r['code']}): invalid geometry "
+            raise GeoLoadError(f"{_where(layer.file, r['row_number'] - 1)} ({r['code']}): invalid geometry "
                                f"that cannot be repaired ({r['reason']})")
-        repaired.append({"file": layer.file, "row": r["row_number"], "code": r["code"], "name": r["name"],
+        repaired.append({"file": layer.file, "feature": r["row_number"], "code": r["code"], "name": r["name"],
                          "reason": r["reason"], "area_change_m2": float(r["area_change_m2"] or 0.0)})
     return repaired
 
@@ -378,12 +430,6 @@ def _write(conn: psycopg.Connection, data: Mapping[str, Any], batch_id: int) -> 
         conn.execute(f"""INSERT INTO geo.ward (vintage, ward_code, ward_name, borough_code, borough_name, area_ha, geom)
                          SELECT %s, code, name, borough_code, borough_name, ST_Area(geom) / 1e4, geom FROM {stage}""",
                      (vintage,))
-        missing_boroughs = conn.execute("""SELECT DISTINCT w.borough_code FROM geo.ward w
-                                           LEFT JOIN geo.borough b USING (borough_code)
-                                           WHERE w.vintage = %s AND b.borough_code IS NULL""", (vintage,)).fetchall()
-        if missing_boroughs:
-            raise GeoLoadError(f"{layer.file}: borough code(s) {[r['borough_code'] for r in missing_boroughs]} "
-                               "are not among the boroughs")
         if spec.get("register_authority"):
             conn.execute("""UPDATE geo.ward w SET population = p.population
                             FROM (SELECT ward_code_2022 AS ward_code, sum(population) AS population
@@ -486,6 +532,7 @@ def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
          progress: Callable[[str], None] = lambda _: None) -> GeoReport:
     """Load (or re-load) all reference geography in one transaction."""
     started = time.perf_counter()
+    require_schema(conn)
     manifest = read_manifest(geodata_dir)
     sha = fingerprint(geodata_dir, manifest)
     if not force:
@@ -504,6 +551,15 @@ def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
     rows_read = (len(data["register"]) + sum(len(layer.attrs) for _, layer in data["vintages"])
                  + len(data["boroughs"].attrs) + len(data["lsoa21"].attrs) + len(data["lsoa11_lsoa21"]))
     progress("writing to PostGIS (one transaction)")
+    try:
+        return _publish(conn, geodata_dir, data, sha, rows_read, started)
+    except (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.InternalError_) as e:
+        raise GeoLoadError(f"the database refused the reference data ({type(e).__name__}: "
+                           f"{e.diag.message_primary}); nothing was changed") from None
+
+
+def _publish(conn: psycopg.Connection, geodata_dir: Path, data: Mapping[str, Any], sha: str, rows_read: int,
+             started: float) -> GeoReport:
     with conn.transaction():
         # One reference load at a time; a second waits here, then replaces the first's result whole.
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (GEO_LOAD_LOCK,))

@@ -14,11 +14,30 @@ import click
 from harmmap import db
 from harmmap.config import Settings, SettingsError
 
-EXPECTED_ERRORS = (db.DatabaseUnavailable, db.MigrationError, SettingsError)
+EXPECTED_ERRORS = (db.DatabaseUnavailable, db.MigrationError, SettingsError)  # NotMigrated is a DatabaseUnavailable
 
 
 class HarmMapGroup(click.Group):
-    """Turns the errors a person can fix into one line on stderr and exit status 2, no traceback."""
+    """Loads plug-in commands on first use (as FlaskGroup does), and turns the errors a person can
+    fix into one line on stderr and exit status 2, no traceback."""
+
+    _plugins_loaded = False
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for ep in entry_points(group="harmmap.commands"):
+            if ep.name not in self.commands:
+                self.add_command(ep.load(), ep.name)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load_plugins()
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugins()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -77,17 +96,10 @@ def db_status(ctx: click.Context) -> None:
     """Show the applied migrations and what reference data is loaded."""
     settings = settings_from(ctx)
     with db.session(settings) as conn:
+        db.require_schema(conn)
         for r in conn.execute("SELECT version, name, applied_at FROM public.schema_migration ORDER BY version"):
             click.echo(f"migration {r['name']}  applied {r['applied_at']:%Y-%m-%d %H:%M}")
         for r in conn.execute("SELECT vintage, label, ward_count, approximate FROM geo.ward_vintage ORDER BY vintage"):
             flag = " (APPROXIMATE boundaries)" if r["approximate"] else ""
             click.echo(f"wards {r['vintage']}: {r['ward_count']} ({r['label']}){flag}")
 
-
-def _load_plugins() -> None:
-    for ep in entry_points(group="harmmap.commands"):
-        if ep.name not in main.commands:
-            main.add_command(ep.load(), ep.name)
-
-
-_load_plugins()

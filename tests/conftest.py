@@ -39,8 +39,8 @@ def base_settings() -> Settings:
 @pytest.fixture(scope="session")
 def database_url(base_settings: Settings) -> Iterator[str]:
     url = urlunsplit(urlsplit(base_settings.database_url)._replace(path=f"/harmmap_test_{uuid4().hex[:8]}"))
-    db.ensure_database(url)
     try:
+        db.ensure_database(url)
         with db.connect(url) as conn:
             db.migrate(conn)
         yield url
@@ -96,6 +96,7 @@ def live_server(app) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")

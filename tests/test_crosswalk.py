@@ -68,8 +68,16 @@ def test_2014_to_2022_is_composed_through_2018(conn):
 
 def test_unknown_ward_code_names_the_row(conn):
     frame = pd.DataFrame({"ward_code": ["E05000416", "E05999999"], "n": [1, 2]})
-    with pytest.raises(crosswalk.CrosswalkError, match=r"row 3: 'E05999999' is not a 2018 ward code"):
+    with pytest.raises(crosswalk.CrosswalkError, match=r"line 3: 'E05999999' is not a 2018 ward code"):
         crosswalk.convert(conn, frame, "ward_code", 2018, 2022)
+
+
+def test_missing_count_is_an_error_not_a_zero(conn):
+    frame = pd.DataFrame({"ward_code": ["E05000416", "E05000417"], "n": [1.0, None], "flag": [True, False]})
+    with pytest.raises(crosswalk.CrosswalkError, match=r"line 3: n is empty"):
+        crosswalk.convert(conn, frame, "ward_code", 2018, 2022)
+    out = crosswalk.convert(conn, frame.fillna(0), "ward_code", 2018, 2022).frame
+    assert "flag" not in out.columns  # a flag is not a count to share out
 
 
 def test_missing_pair_is_explained(conn):
@@ -100,5 +108,5 @@ def test_cli_reports_a_bad_file_in_one_line(settings, geo_loaded, tmp_path, monk
     monkeypatch.setenv("HARMMAP_DATABASE_URL", settings.database_url)
     result = CliRunner().invoke(main, ["geo", "crosswalk", "--from", "2018", "--to", "2022", str(src)])
     assert result.exit_code == 2
-    assert "bad.csv: row 3: 'E05099999' is not a 2018 ward code" in result.output
+    assert "bad.csv: line 3: 'E05099999' is not a 2018 ward code" in result.output
     assert "Traceback" not in result.output

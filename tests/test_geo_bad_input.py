@@ -16,7 +16,11 @@ pytestmark = pytest.mark.db
 FINGERPRINT = """
     SELECT md5(string_agg(t, '|' ORDER BY t)) AS h FROM (
         SELECT vintage || ward_code || ward_name || population || md5(ST_AsBinary(geom)) AS t FROM geo.ward
+        UNION ALL SELECT vintage || label || approximate || boundary_note || source_sha256 FROM geo.ward_vintage
         UNION ALL SELECT borough_code || population || md5(ST_AsBinary(geom)) FROM geo.borough
+        UNION ALL SELECT ward_code || ward_name || md5(ST_AsBinary(point)) FROM geo.ward_register
+        UNION ALL SELECT lsoa_code || population || ward_code_2022 || md5(ST_AsBinary(geom)) FROM geo.lsoa21
+        UNION ALL SELECT lsoa11_code || lsoa21_code || weight FROM geo.lsoa11_lsoa21
         UNION ALL SELECT from_code || to_code || area_weight || population_weight FROM geo.crosswalk
         UNION ALL SELECT vintage || ward_code || tolerance_m || md5(ST_AsBinary(geom)) FROM geo.ward_simplified
         UNION ALL SELECT batch_id || status FROM etl.batch) x"""
@@ -52,7 +56,7 @@ def test_duplicate_ward_code_names_file_and_rows(settings, geo_loaded, geodata_c
         d["features"][10]["properties"]["GSS_CODE"] = d["features"][3]["properties"]["GSS_CODE"]
     _edit_geojson(geodata_copy / "boundaries/london_wards_2018.geojson", dup)
     msg = _load_fails(settings, geodata_copy, "duplicate ward code")
-    assert "london_wards_2018.geojson: row 11" in msg and "row 4" in msg
+    assert "london_wards_2018.geojson: feature 11" in msg and "also at feature 4" in msg
 
 
 def test_missing_file_is_named(settings, geo_loaded, geodata_copy):
@@ -102,4 +106,50 @@ def test_geometry_that_cannot_be_repaired_stops_the_load_mid_write(settings, geo
                                                                             [-0.1, 51.5]]]}
     _edit_geojson(geodata_copy / "boundaries/london_wards_2018.geojson", flatten)
     msg = _load_fails(settings, geodata_copy, "cannot be repaired")
-    assert "london_wards_2018.geojson: row 1" in msg
+    assert "london_wards_2018.geojson: feature 1 " in msg
+
+
+def test_degrees_labelled_as_british_national_grid_are_refused(settings, geo_loaded, geodata_copy):
+    def relabel(d):
+        d["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}}
+    _edit_geojson(geodata_copy / "boundaries/london_boroughs_2022.geojson", relabel)
+    msg = _load_fails(settings, geodata_copy, "are not in London for EPSG:27700")
+    assert "london_boroughs_2022.geojson: feature 1" in msg and "33 feature(s)" in msg
+
+
+def test_eastings_in_a_lon_lat_file_name_the_feature(settings, geo_loaded, geodata_copy):
+    def to_bng(d):
+        d["features"][6]["geometry"] = {"type": "Polygon", "coordinates": [[[530000, 180000], [531000, 180000],
+                                                                            [531000, 181000], [530000, 180000]]]}
+    _edit_geojson(geodata_copy / "boundaries/london_wards_2018.geojson", to_bng)
+    _load_fails(settings, geodata_copy, r"london_wards_2018.geojson: feature 7: coordinates .* not in London for EPSG:4326")
+
+
+def test_empty_borough_name_names_the_feature(settings, geo_loaded, geodata_copy):
+    def blank(d):
+        d["features"][2]["properties"]["DISTRICT"] = None
+    _edit_geojson(geodata_copy / "boundaries/london_wards_2018.geojson", blank)
+    _load_fails(settings, geodata_copy, r"london_wards_2018.geojson: feature 3: DISTRICT is empty")
+
+
+def test_ward_in_an_unknown_borough_names_the_feature(settings, geo_loaded, geodata_copy):
+    def move(d):
+        d["features"][299]["properties"]["LAGSSCODE"] = "E09000099"
+    _edit_geojson(geodata_copy / "boundaries/london_wards_2018.geojson", move)
+    _load_fails(settings, geodata_copy, r"london_wards_2018.geojson: feature 300: borough code E09000099 is not one of")
+
+
+def test_unknown_change_indicator_names_the_line(settings, geo_loaded, geodata_copy):
+    lookup = geodata_copy / "lookups/lsoa11_to_lsoa21_london.csv"
+    lines = lookup.read_text().splitlines()
+    fields = lines[9].split(",")
+    fields[2] = "Q"
+    lines[9] = ",".join(fields)
+    lookup.write_text("\n".join(lines) + "\n")
+    _load_fails(settings, geodata_copy, r"lsoa11_to_lsoa21_london.csv: line 10: change indicator 'Q'")
+
+
+def test_missing_manifest_section_is_named(settings, geo_loaded, geodata_copy):
+    manifest = geodata_copy / "manifest.toml"
+    manifest.write_text(manifest.read_text().replace("[boroughs]", "[borooughs]"))
+    _load_fails(settings, geodata_copy, r"manifest.toml: section \[boroughs\] is missing")

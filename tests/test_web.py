@@ -51,6 +51,7 @@ def test_approximate_boundaries_are_announced_when_the_data_says_so(client, sett
     try:
         html = client.get("/").get_data()
         assert b'id="approximate-note"' in html and b"Approximate ward boundaries" in html
+        assert client.get("/map/wards.geojson").get_json()["approximate"] is True  # no stale cached body
     finally:
         with db.connect(settings.database_url) as c:
             c.execute("UPDATE geo.ward_vintage SET approximate = false WHERE vintage = 2022")
@@ -85,8 +86,11 @@ def test_etag_gives_304_and_gzip_is_honoured(client):
     first = client.get("/map/wards.geojson?zoom=10", headers={"Accept-Encoding": "gzip"})
     assert first.headers["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(first.get_data()))["type"] == "FeatureCollection"
-    again = client.get("/map/wards.geojson?zoom=10", headers={"If-None-Match": first.headers["ETag"]})
+    again = client.get("/map/wards.geojson?zoom=10", headers={"If-None-Match": first.headers["ETag"],
+                                                               "Accept-Encoding": "gzip"})
     assert again.status_code == 304 and again.get_data() == b""
+    plain = client.get("/map/wards.geojson?zoom=10")
+    assert plain.headers["ETag"] != first.headers["ETag"]  # one strong validator per representation
 
 
 def test_borough_filter(client):
@@ -123,15 +127,17 @@ def test_healthz_and_pages_answer_503_when_the_database_is_unreachable(settings)
     from web import create_app
 
     down = create_app(replace(settings, database_url="postgresql://postgres@127.0.0.1:1/harmmap", db_timeout_s=1))
-    client = down.test_client()
-    health = client.get("/healthz")
-    assert health.status_code == 503 and health.get_json()["database"] == "unavailable"
-    page = client.get("/")
-    assert page.status_code == 503 and page.headers["Retry-After"]
-    assert b"Traceback" not in page.get_data() and b"127.0.0.1:1" not in page.get_data()
-    api = client.get("/map/wards.geojson")
-    assert api.status_code == 503 and api.mimetype == "application/problem+json"
-    down.extensions["harmmap"].pool.close()
+    try:
+        client = down.test_client()
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.get_json()["database"] == "unavailable"
+        page = client.get("/")
+        assert page.status_code == 503 and page.headers["Retry-After"]
+        assert b"Traceback" not in page.get_data() and b"127.0.0.1:1" not in page.get_data()
+        api = client.get("/map/wards.geojson")
+        assert api.status_code == 503 and api.mimetype == "application/problem+json"
+    finally:
+        down.extensions["harmmap"].pool.close()
 
 
 def test_vendored_assets_are_unmodified():

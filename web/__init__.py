@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 from psycopg_pool import ConnectionPool
@@ -14,8 +15,13 @@ from harmmap.config import Settings
 
 @dataclass
 class Services:
+    """What one app (one gunicorn worker) holds: settings, its pool, and its response cache."""
+
     settings: Settings
     pool: ConnectionPool
+    #: Rendered responses keyed on the published data they came from (see map_pages).
+    cache: dict[tuple, tuple[str, bytes, bytes]] = field(default_factory=dict)
+    cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def services() -> Services:

@@ -15,9 +15,12 @@ import click
 @click.option("--dev", is_flag=True, help="Flask's reloading development server instead of gunicorn.")
 def serve(host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the map, briefings and API."""
+    from harmmap import db
     from harmmap.config import Settings
 
-    Settings.from_env()  # fail here, in one line, on a bad setting
+    settings = Settings.from_env()  # fail here, in one line, on a bad setting
+    with db.connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
+        db.require_schema(conn)  # ... or on a database that is down or not set up
     if dev:
         from web import create_app
 

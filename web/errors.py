@@ -12,7 +12,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from harmmap.db import DatabaseUnavailable
+from harmmap.db import DatabaseUnavailable, NotMigrated
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
@@ -56,6 +56,15 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Response:
         return problem(e.code or 500, e.name, e.description or e.name)
+
+    @app.errorhandler(NotMigrated)
+    @app.errorhandler(psycopg.errors.UndefinedTable)
+    @app.errorhandler(psycopg.errors.UndefinedFunction)
+    def _not_set_up(e: Exception) -> Response:
+        log.error("database not set up: %s", e)
+        return problem(503, "Service unavailable",
+                       "The database has not been set up yet (run `harmmap db init` and `harmmap geo load`).",
+                       **{"Retry-After": str(RETRY_AFTER_S)})
 
     @app.errorhandler(DatabaseUnavailable)
     @app.errorhandler(PoolTimeout)

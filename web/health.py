@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from flask import Blueprint, Response, jsonify
 
 from web import services
@@ -29,6 +30,12 @@ def healthz() -> Response:
             body["detail"] = "no reference geography loaded (run harmmap geo load)"
         resp = jsonify(body)
         resp.status_code = 200 if body["status"] == "ok" else 503
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction):
+        body.update(status="unavailable", database="reachable", schema="missing",
+                    detail="database not set up: run harmmap db init")
+        resp = jsonify(body)
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "5"
     except Exception as e:  # noqa: BLE001 - health reports, never raises
         body.update(status="unavailable", database="unavailable", detail=type(e).__name__)
         resp = jsonify(body)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,8 @@ LONDON_BOUNDS = ((51.2868, -0.5104), (51.6919, 0.3340))
 @dataclass(frozen=True)
 class ReferenceStatus:
     batch_id: int
+    #: SHA-256 of the loaded reference files: with batch_id, identifies the published data.
+    fingerprint: str
     loaded_at: str
     vintages: dict[int, dict[str, Any]]
 
@@ -46,14 +48,10 @@ def reference_status() -> ReferenceStatus:
     if not row:
         raise NotFound("No reference geography is loaded yet: run `harmmap geo load` (make demo does it).")
     vintages = {v["vintage"]: v for v in row["vintages"] or []}
-    return ReferenceStatus(row["batch_id"], f"{row['finished_at']:%d %b %Y %H:%M} UTC", vintages)
+    return ReferenceStatus(row["batch_id"], row["file_sha256"], f"{row['finished_utc']:%d %b %Y %H:%M} UTC", vintages)
 
 
 # --- ward geometry --------------------------------------------------------------------------------
-
-_cache: dict[tuple[int, int, int, str | None], tuple[str, bytes, bytes]] = {}
-_cache_lock = threading.Lock()
-
 
 def _int_arg(name: str, default: int, allowed: tuple[int, ...] | range) -> int:
     raw = request.args.get(name)
@@ -82,30 +80,37 @@ def wards_geojson() -> Response:
     if vintage not in status.vintages:
         raise NotFound(f"ward vintage {vintage} is not loaded")
 
-    key = (status.batch_id, vintage, tolerance, borough)
-    with _cache_lock:
-        hit = _cache.get(key)
+    # The key names the published data exactly (batch, file fingerprint, the vintage's metadata),
+    # so a reload, a new database or an edited flag never serves a stale body.
+    svc = services()
+    meta = json.dumps(status.vintages[vintage], sort_keys=True, default=str)
+    key = ("wards", status.batch_id, status.fingerprint, meta, vintage, tolerance, borough)
+    with svc.cache_lock:
+        hit = svc.cache.get(key)
     if hit is None:
-        with services().pool.connection() as conn:
+        with svc.pool.connection() as conn:
             body = conn.execute(db.query("ward_geojson"),
                                 {"vintage": vintage, "tolerance": tolerance, "borough": borough}).fetchone()["body"]
         raw = body.encode()
-        etag = hashlib.sha256(f"{key}".encode() + raw).hexdigest()[:32]
+        etag = hashlib.sha256(repr(key).encode() + raw).hexdigest()[:32]
         hit = (etag, raw, gzip.compress(raw, 6))
-        with _cache_lock:
-            if len(_cache) > 64:
-                _cache.clear()
-            _cache[key] = hit
+        with svc.cache_lock:
+            if len(svc.cache) > 64:
+                svc.cache.clear()
+            svc.cache[key] = hit
     etag, raw, packed = hit
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    if gzipped:
+        etag += "-gz"  # a different representation needs its own strong validator
     resp = Response(mimetype="application/geo+json")
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "private, max-age=300"  # marked data: no shared caches
     resp.headers["Vary"] = "Accept-Encoding"
-    resp.headers["X-Protective-Marking"] = services().settings.protective_marking
+    resp.headers["X-Protective-Marking"] = svc.settings.protective_marking
     if request.if_none_match.contains(etag):
         resp.status_code = 304
         return resp
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
+    if gzipped:
         resp.set_data(packed)
         resp.headers["Content-Encoding"] = "gzip"
     else:

@@ -33,6 +33,10 @@ class DatabaseUnavailable(RuntimeError):
     """The server cannot be reached or refuses us; the message says what to do."""
 
 
+class NotMigrated(DatabaseUnavailable):
+    """The database is reachable but its schema is missing or behind the code."""
+
+
 def describe(url: str) -> str:
     """The URL without its password, for messages."""
     params = conninfo_to_dict(url)
@@ -46,7 +50,7 @@ def _explain(url: str, error: psycopg.OperationalError) -> DatabaseUnavailable:
     where = describe(url)
     if "does not exist" in text and "database" in text:
         hint = "run `harmmap db init` (or `make demo`) to create it"
-    elif "password" in text or "authentication" in text:
+    elif "password" in text or "authentication" in text or "role" in text:
         hint = "put the right user and password in HARMMAP_DATABASE_URL"
     else:
         hint = ("start PostgreSQL (`make demo` starts a local cluster; by hand: "
@@ -159,10 +163,12 @@ def available_migrations() -> list[Migration]:
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:
-    """Apply the migrations not yet recorded, each in its own transaction. Returns the names applied.
+    """Apply the migrations not yet recorded, in order. Returns the names applied.
 
-    A second call applies nothing. A recorded migration whose file has since changed is an error:
-    migrations are append-only.
+    All of them run in one transaction (each in a savepoint) under an advisory lock, so a failing
+    migration leaves none of this run applied and two migrators never interleave. A second call
+    applies nothing. A recorded migration whose file has since changed is an error: migrations are
+    append-only.
     """
     applied: list[str] = []
     with conn.transaction():
@@ -188,6 +194,20 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                              (m.version, m.name, m.checksum))
             applied.append(m.name)
     return applied
+
+
+def require_schema(conn: psycopg.Connection) -> None:
+    """Fail in one line, with the fix, if the database has not been set up by ``harmmap db init``."""
+    row = conn.execute("""SELECT to_regclass('public.schema_migration') IS NOT NULL AS present""").fetchone()
+    latest = max((m.version for m in available_migrations()), default=0)
+    applied = 0
+    if row["present"]:
+        applied = conn.execute("SELECT coalesce(max(version), 0) AS v FROM public.schema_migration").fetchone()["v"]
+    conn.rollback()
+    if applied < latest:
+        where = describe(conn.info.dsn)
+        state = "has no HarmMap schema" if not applied else f"is at migration {applied} of {latest}"
+        raise NotMigrated(f"database {where} {state} -- run `harmmap db init` (make demo does it)")
 
 
 def query(name: str) -> str:

@@ -46,8 +46,8 @@ CREATE TABLE geo.borough (
     borough_code    text PRIMARY KEY CHECK (borough_code ~ '^E09[0-9]{6}$'),
     borough_name    text NOT NULL UNIQUE,
     city_of_london  boolean GENERATED ALWAYS AS (borough_code = 'E09000001') STORED,
-    area_ha         double precision NOT NULL,
-    population      integer NOT NULL DEFAULT 0,
+    area_ha         double precision NOT NULL CHECK (area_ha > 0),
+    population      integer NOT NULL DEFAULT 0 CHECK (population >= 0),
     geom            geometry(MultiPolygon, 27700) NOT NULL CHECK (ST_IsValid(geom))
 );
 CREATE INDEX borough_geom_gist ON geo.borough USING gist (geom);
