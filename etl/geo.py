@@ -536,16 +536,13 @@ def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
     manifest = read_manifest(geodata_dir)
     sha = fingerprint(geodata_dir, manifest)
     if not force:
-        prev = conn.execute("""SELECT b.batch_id FROM etl.batch b
-                               WHERE b.job = 'geo' AND b.status = 'published'
-                               ORDER BY b.batch_id DESC LIMIT 1""").fetchone()
-        if prev:
-            same = conn.execute("SELECT file_sha256 = %s AS same FROM etl.batch WHERE batch_id = %s",
-                                (sha, prev["batch_id"])).fetchone()["same"]
-            loaded = conn.execute("SELECT count(*) AS n FROM geo.ward").fetchone()["n"]
-            if same and loaded:
-                conn.commit()
-                return GeoReport("unchanged", prev["batch_id"])
+        prev = conn.execute("""SELECT batch_id, file_sha256 = %s AS same,
+                                      EXISTS (SELECT 1 FROM geo.ward) AS loaded
+                               FROM etl.batch WHERE job = 'geo' AND status = 'published'
+                               ORDER BY batch_id DESC LIMIT 1""", (sha,)).fetchone()
+        if prev and prev["same"] and prev["loaded"]:
+            conn.commit()
+            return GeoReport("unchanged", prev["batch_id"])
     progress("reading and checking files")
     data = read_all(geodata_dir, manifest)
     rows_read = (len(data["register"]) + sum(len(layer.attrs) for _, layer in data["vintages"])
