@@ -28,6 +28,7 @@ test: system
 	exit $$rc
 
 bench: setup
+	@$(VENV)/bin/python -m pip install --quiet -e '.[test,bench]'
 	@if [ -f bench/__main__.py ]; then \
 		$(VENV)/bin/python -m bench; \
 	else \

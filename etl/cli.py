@@ -57,3 +57,132 @@ def crosswalk_cmd(ctx: click.Context, from_vintage: int, to_vintage: int, weight
         result.frame.to_csv(sys.stdout, index=False)
     click.echo(result.summary, err=True)
 
+
+
+# --- harmmap etl ... ------------------------------------------------------------------------------
+
+@click.group("etl")
+def etl_group() -> None:
+    """Indicator jobs: run, run-all, status, quarantine (see docs/data-contracts.md)."""
+
+
+def _etl_errors() -> tuple[type[Exception], ...]:
+    from etl.common import EtlError
+
+    return (EtlError,)
+
+
+etl_group.user_errors = _etl_errors()  # type: ignore[attr-defined]
+
+
+def _run_one(ctx: click.Context, kind: str, path: Path) -> "object":
+    from etl import jobs
+
+    settings = settings_from(ctx)
+    report = jobs.run(settings, kind, path, log=lambda msg: click.echo(f"{kind}: {msg}...", err=True))
+    for line in report.lines():
+        click.echo(line)
+    return report
+
+
+@etl_group.command("run")
+@click.argument("kind")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def etl_run(ctx: click.Context, kind: str, file: Path) -> None:
+    """Load FILE as KIND: mps_ward_crime, mps_lsoa_drug_annual, closures, disruptions, pas, seizures."""
+    _run_one(ctx, kind, file)
+
+
+@etl_group.command("run-all")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+def etl_run_all(ctx: click.Context, directory: Path) -> None:
+    """Load every file in DIRECTORY whose name starts with a kind (closures_2025.csv, pas.xlsx, ...)."""
+    from etl import jobs
+
+    files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(("_", ".")))
+    matched = [(jobs.kind_of_file(p), p) for p in files]
+    for p in [p for k, p in matched if k is None]:
+        click.echo(f"skipped {p.name}: its name does not start with a kind ({', '.join(jobs.KINDS)})", err=True)
+    todo = [(k, p) for k, p in matched if k is not None]
+    if not todo:
+        raise click.ClickException(f"no loadable files in {directory}")
+    with click.progressbar(todo, label="files", file=sys.stderr,
+                           item_show_func=lambda kp: kp[1].name if kp else "") as bar:
+        for kind, path in bar:
+            _run_one(ctx, kind, path)
+
+
+@etl_group.command("status")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
+@click.option("--limit", default=30, show_default=True)
+@click.pass_context
+def etl_status(ctx: click.Context, as_csv: bool, limit: int) -> None:
+    """The most recent runs: read = loaded + quarantined, status, timings."""
+    settings = settings_from(ctx)
+    with db.session(settings) as conn:
+        db.require_schema(conn)
+        rows = conn.execute("""
+            SELECT batch_id, job, file_name, status, rows_read, rows_loaded, rows_quarantined, synthetic,
+                   to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS started_utc,
+                   round(extract(epoch FROM finished_at - started_at)::numeric, 2) AS seconds, same_as, error
+            FROM etl.batch ORDER BY batch_id DESC LIMIT %s""", (limit,)).fetchall()
+    _emit(rows, as_csv)
+
+
+@etl_group.command("quarantine")
+@click.option("--batch", "batch_id", type=int, default=None, help="Only this batch.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with the raw rows (for fixing and re-loading).")
+@click.option("--limit", default=200, show_default=True)
+@click.pass_context
+def etl_quarantine(ctx: click.Context, batch_id: int | None, as_csv: bool, limit: int) -> None:
+    """Rows that were not loaded, with their line number and the reason."""
+    settings = settings_from(ctx)
+    with db.session(settings) as conn:
+        db.require_schema(conn)
+        rows = conn.execute("""
+            SELECT q.batch_id, b.job, b.file_name, q.row_number, q.reason, q.raw::text AS raw
+            FROM etl.quarantine q JOIN etl.batch b USING (batch_id)
+            WHERE %(batch)s::bigint IS NULL OR q.batch_id = %(batch)s
+            ORDER BY q.batch_id DESC, q.row_number LIMIT %(limit)s""", {"batch": batch_id, "limit": limit}).fetchall()
+    _emit(rows, as_csv)
+
+
+def _emit(rows: list[dict], as_csv: bool) -> None:
+    import csv
+
+    if as_csv:
+        if rows:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return
+    if not rows:
+        click.echo("nothing to show")
+        return
+    shown = [{k: ("" if v is None else str(v))[:80] for k, v in r.items() if k != "raw"} for r in rows]
+    widths = {k: max(len(k), *(len(r[k]) for r in shown)) for k in shown[0]}
+    click.echo("  ".join(k.ljust(w) for k, w in widths.items()))
+    for r in shown:
+        click.echo("  ".join(r[k].ljust(w) for k, w in widths.items()))
+
+
+@click.command("synth")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory to write into.")
+@click.pass_context
+def synth(ctx: click.Context, seed: int, out: Path) -> None:
+    """Write SYNTHETIC demo files (closures, disruptions, PAS, seizures) in the data contracts."""
+    from etl import synth as synth_module
+
+    settings = settings_from(ctx)
+    out.mkdir(parents=True, exist_ok=True)
+    with db.session(settings) as conn:
+        db.require_schema(conn)
+        try:
+            written = synth_module.write_all(conn, out, seed=seed)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+    for kind, path in written.items():
+        click.echo(f"{kind}: {path} (SYNTHETIC)")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything HarmMap needs on this machine, then (without --system) the demo database.
 #
-#   scripts/bootstrap.sh            packages, .venv, PostgreSQL server, `harmmap db init`, `harmmap geo load`
+#   scripts/bootstrap.sh            packages, .venv, PostgreSQL server, `harmmap db init`, `harmmap geo load`,
+#                                   the real MPS drug offence files and the synthetic demo set
 #   scripts/bootstrap.sh --system   packages, .venv, PostgreSQL server only (what `make test` needs:
 #                                   the test fixtures create and drop their own databases)
 #
@@ -239,3 +240,11 @@ fi
 # --- 5. The demo database -------------------------------------------------------------------------------
 "$VENV/bin/harmmap" db init
 "$VENV/bin/harmmap" geo load
+# Real MPS drug offences (ward x month, 2024-26; LSOA x year, 2011-21), then the SYNTHETIC demo set
+# (closures, disruptions, PAS, seizures), labelled synthetic wherever it shows. Re-runs are no-ops:
+# the same files are recognised by their SHA-256, and synth writes the same bytes for a seed.
+"$VENV/bin/harmmap" etl run mps_ward_crime geodata/crime/mps_ward_level_crime_2024-03_to_2026-03.csv
+"$VENV/bin/harmmap" etl run mps_lsoa_drug_annual geodata/crime/mps_lsoa_drug_offences_annual_2011_2021.csv
+demo_dir=.demo-data/synthetic-seed1
+[[ -f $demo_dir/closures.csv ]] || "$VENV/bin/harmmap" synth --seed 1 --out "$demo_dir"
+"$VENV/bin/harmmap" etl run-all "$demo_dir"

@@ -1,0 +1,577 @@
+"""Indicator jobs: read -> validate -> locate -> stage -> publish, one kind per source.
+
+Each run is an ``etl.batch`` row. Bookkeeping goes through its own autocommit connection, so a failed
+or killed run is visible as ``failed`` / ``running``. The records, the quarantine and the rebuilt
+``harm.indicator_month`` rows are written in ONE transaction: a run that fails or is killed at any
+point leaves the published data exactly as it was. See docs/data-contracts.md.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+
+from etl.common import (
+    EtlError,
+    Geography,
+    Reject,
+    Rejected,
+    SourceTable,
+    Verdicts,
+    check_choice,
+    check_dates,
+    check_required_unique,
+    column,
+    locate_single,
+    object_frame,
+    read_table,
+    require_columns,
+    row_locations,
+    synthetic_flags,
+    write_quarantine,
+)
+from harmmap import db
+from harmmap.config import Settings
+
+
+@dataclass
+class Prepared:
+    """A file checked and located: records ready to stage, and the rows that were not."""
+
+    records: pd.DataFrame
+    rejected: list[Rejected]
+    children: pd.DataFrame | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def synthetic(self) -> bool:
+        return bool("synthetic" in self.records and self.records["synthetic"].any())
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    description: str
+    prepare: Callable[[SourceTable, Geography, date], Prepared]
+    publish: Callable[[psycopg.Connection, int, Prepared], list[Rejected]]
+
+
+@dataclass
+class BatchReport:
+    batch_id: int
+    kind: str
+    file_name: str
+    status: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    synthetic: bool = False
+    same_as: int | None = None
+    dropped_columns: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        if self.status == "unchanged":
+            return [f"{self.kind} {self.file_name}: unchanged (same file as batch {self.same_as}); nothing to do"]
+        out = [f"{self.kind} {self.file_name}: batch {self.batch_id} {self.status}: read {self.rows_read:,} = "
+               f"loaded {self.rows_loaded:,} + quarantined {self.rows_quarantined:,}"
+               f"{' (SYNTHETIC data)' if self.synthetic else ''} in {sum(self.seconds.values()):.1f} s"]
+        if self.dropped_columns:
+            out.append(f"  dropped column(s) {', '.join(self.dropped_columns)}: addresses are never stored")
+        if self.rows_quarantined:
+            out.append(f"  see why: harmmap etl quarantine --batch {self.batch_id}")
+        return out
+
+
+# --- copying and publishing helpers ------------------------------------------------------------------
+
+def _copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
+    """COPY a frame (columns named as the table's) as CSV written by Arrow: the fast path for large files.
+
+    Nulls (None, NaN, NaT) become unquoted empty fields, which COPY reads as NULL.
+    """
+    import pyarrow as pa
+    from pyarrow import csv
+
+    buf = io.BytesIO()
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, f in enumerate(arrow.schema):  # dates as YYYY-MM-DD, not timestamps
+        if pa.types.is_timestamp(f.type):
+            arrow = arrow.set_column(i, f.name, arrow.column(i).cast(pa.date32()))
+    csv.write_csv(arrow, buf,
+                  csv.WriteOptions(include_header=False, quoting_style="needed"))
+    cols = ", ".join(frame.columns)
+    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:  # literals only
+        copy.write(buf.getvalue())
+
+
+def _already_loaded(conn: psycopg.Connection, table: str, prepared: Prepared, source: SourceTable,
+                    positions: np.ndarray) -> list[Rejected]:
+    """Rows whose source_id an earlier batch loaded: quarantined, and dropped from the records."""
+    ids = prepared.records["source_id"].tolist()
+    rows = conn.execute(f"SELECT source_id, batch_id FROM {table} WHERE source_id = ANY(%s)", (ids,)).fetchall()
+    if not rows:
+        return []
+    earlier = {r["source_id"]: r["batch_id"] for r in rows}
+    mask = prepared.records["source_id"].isin(earlier).to_numpy()
+    rejected = [Rejected(source.places[p], source.raw(p),
+                         f"duplicate source_id {sid!r}: already loaded by batch {earlier[sid]}")
+                for p, sid in zip(positions[mask], prepared.records["source_id"][mask], strict=True)]
+    prepared.records = prepared.records[~mask]
+    return rejected
+
+
+def _add_counts(conn: psycopg.Connection, counts: pd.DataFrame) -> None:
+    """Add this batch's counts to the published rows (append-only kinds: a record is never replaced).
+
+    ``counts`` has indicator, month, borough_code, ward_code, value, synthetic: a few thousand rows
+    even for a million records, so this costs far less than rebuilding from every record.
+    """
+    if counts.empty:
+        return
+    conn.execute("CREATE TEMP TABLE add_stage (LIKE harm.indicator_month) ON COMMIT DROP")
+    _copy_frame(conn, "add_stage", counts)
+    conn.execute("""INSERT INTO harm.indicator_month AS m SELECT * FROM add_stage
+                    ON CONFLICT (indicator, month, borough_code, ward_code) DO UPDATE
+                    SET value = m.value + EXCLUDED.value, synthetic = m.synthetic OR EXCLUDED.synthetic""")
+    conn.execute("DROP TABLE add_stage")
+
+
+def _monthly(records: pd.DataFrame, indicator: pd.Series | str, value: pd.Series | int = 1) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "indicator": indicator, "month": pd.to_datetime(records["event_date"]).dt.to_period("M").dt.to_timestamp(),
+        "borough_code": records["borough_code"], "ward_code": records["ward_code"].where(records["ward_code"].notna()),
+        "value": value, "synthetic": records["synthetic"].astype(bool)})
+    out = frame.groupby(["indicator", "month", "borough_code", "ward_code"], dropna=False, as_index=False).agg(
+        value=("value", "sum"), synthetic=("synthetic", "any"))
+    out["month"] = out["month"].dt.date
+    return out
+
+
+def _refresh(conn: psycopg.Connection, indicators: tuple[str, ...], select_sql: str) -> None:
+    """Rebuild the published monthly rows of these indicators from the records."""
+    conn.execute("DELETE FROM harm.indicator_month WHERE indicator = ANY(%s)", (list(indicators),))
+    conn.execute("INSERT INTO harm.indicator_month (indicator, month, borough_code, ward_code, value, synthetic) "
+                 + select_sql)
+
+
+# --- closures --------------------------------------------------------------------------------------------
+
+STAGE_ALIASES = {"notice": "closure_notice", "order": "closure_order"}
+
+
+def _single_location_records(table: SourceTable, geo: Geography, today: date,
+                             checks: Callable[[Verdicts, SourceTable], dict[str, np.ndarray]]) -> Prepared:
+    v = Verdicts(len(table))
+    values = checks(v, table)
+    values["event_date"] = check_dates(v, table, "date", today)
+    placed = locate_single(v, table, geo)
+    ok = v.ok
+    records = object_frame({**{k: arr[ok] for k, arr in values.items()},
+                            "borough_code": placed.borough_code[ok], "ward_code": placed.ward_code[ok],
+                            "location_method": placed.method[ok], "x": placed.x[ok], "y": placed.y[ok],
+                            "synthetic": synthetic_flags(table)[ok], "_position": np.flatnonzero(ok)})
+    return Prepared(records, v.rejected(table), notes={"dropped_columns": table.dropped})
+
+
+def prepare_closures(table: SourceTable, geo: Geography, today: date) -> Prepared:
+    require_columns(table, ("source_id",), ("closure_type",), ("stage",), ("date",))
+
+    def checks(v: Verdicts, t: SourceTable) -> dict[str, np.ndarray]:
+        return {"source_id": check_required_unique(v, t, "source_id"),
+                "closure_type": check_choice(v, t, "closure_type", ("crack_house", "cannabis_factory")),
+                "stage": check_choice(v, t, "stage", ("closure_notice", "closure_order", "other"), STAGE_ALIASES)}
+    return _single_location_records(table, geo, today, checks)
+
+
+def _publish_located(conn: psycopg.Connection, batch_id: int, prepared: Prepared, source: SourceTable,
+                     table: str, columns: list[str]) -> list[Rejected]:
+    """COPY straight into the record table; if a source_id was loaded by an earlier batch, undo that
+    (a savepoint) and load all but those rows, which are quarantined with the batch that has them."""
+    frame = prepared.records[columns].copy()
+    frame["batch_id"] = batch_id
+    try:
+        with conn.transaction():
+            _copy_frame(conn, table, frame)
+        return []
+    except psycopg.errors.UniqueViolation:
+        pass
+    positions = prepared.records["_position"].to_numpy()
+    rejected = _already_loaded(conn, table, prepared, source, positions)
+    frame = prepared.records[columns].copy()
+    frame["batch_id"] = batch_id
+    _copy_frame(conn, table, frame)
+    return rejected
+
+
+def publish_closures(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
+    rejected = _publish_located(conn, batch_id, prepared, prepared.notes["source"], "etl.closure",
+                                ["source_id", "closure_type", "stage", "event_date", "borough_code", "ward_code",
+                                 "location_method", "x", "y", "synthetic"])
+    r = prepared.records
+    _add_counts(conn, _monthly(r, r["closure_type"] + "_closures"))
+    return rejected
+
+
+# --- asset seizures ------------------------------------------------------------------------------------
+
+def prepare_seizures(table: SourceTable, geo: Geography, today: date) -> Prepared:
+    require_columns(table, ("source_id",), ("date",), ("seizure_count",), ("value_gbp",))
+
+    def checks(v: Verdicts, t: SourceTable) -> dict[str, np.ndarray]:
+        sid = check_required_unique(v, t, "source_id")
+        raw_n, raw_value = column(t, "seizure_count"), column(t, "value_gbp")
+        n = pd.to_numeric(pd.Series(raw_n, dtype=object).str.replace(",", ""), errors="coerce").to_numpy()
+        v.fail(np.isnan(n) | (n != np.round(n)), lambda i: f"seizure_count {raw_n[i]!r} is not a whole number")
+        v.fail(~np.isnan(n) & (n < 1), lambda i: f"seizure_count {raw_n[i]} is below 1")
+        value = pd.to_numeric(pd.Series(raw_value, dtype=object).str.replace(r"[£,\s]", "", regex=True), errors="coerce").to_numpy()
+        v.fail(np.isnan(value), lambda i: f"value_gbp {raw_value[i]!r} is not an amount in pounds")
+        v.fail(value < 0, lambda i: f"value_gbp {raw_value[i]!r} is negative")
+        return {"source_id": sid, "seizure_count": np.nan_to_num(n).astype(int), "value_gbp": np.round(value, 2)}
+    return _single_location_records(table, geo, today, checks)
+
+
+def publish_seizures(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
+    rejected = _publish_located(conn, batch_id, prepared, prepared.notes["source"], "etl.asset_seizure",
+                                ["source_id", "event_date", "seizure_count", "value_gbp", "borough_code", "ward_code",
+                                 "location_method", "x", "y", "synthetic"])
+    r = prepared.records
+    _add_counts(conn, pd.concat([_monthly(r, "asset_seizures", r["seizure_count"].astype(float)),
+                                 _monthly(r, "asset_seizure_value_gbp", r["value_gbp"].astype(float))]))
+    return rejected
+
+
+# --- network disruptions (one or more locations per row) ------------------------------------------
+
+def prepare_disruptions(table: SourceTable, geo: Geography, today: date) -> Prepared:
+    require_columns(table, ("source_id",), ("date",), ("network_ref",), ("level",), ("grading",))
+    v = Verdicts(len(table))
+    sid = check_required_unique(v, table, "source_id")
+    ref = column(table, "network_ref")
+    v.fail(ref == "", "network_ref is empty")
+    level = check_choice(v, table, "level", ("local", "cross_borough", "county_lines", "international"))
+    grading = check_choice(v, table, "grading", ("major", "moderate", "minor"))
+    when = check_dates(v, table, "date", today)
+    children: list[tuple[Any, ...]] = []
+    for i in np.flatnonzero(v.ok):
+        try:
+            places = row_locations(table, i, geo, many=True)
+        except Reject as e:
+            v.reason[i] = str(e)
+            continue
+        for seq, p in enumerate(places, start=1):
+            children.append((sid[i], seq, p.borough_code, p.ward_code, p.method, p.x, p.y))
+    ok = v.ok
+    records = pd.DataFrame({"source_id": sid[ok], "event_date": when[ok], "network_ref": ref[ok],
+                            "level": level[ok], "grading": grading[ok], "synthetic": synthetic_flags(table)[ok],
+                            "_position": np.flatnonzero(ok)})
+    kids = pd.DataFrame(children, columns=["source_id", "seq", "borough_code", "ward_code", "location_method", "x", "y"])
+    return Prepared(records, v.rejected(table), kids, {"dropped_columns": table.dropped})
+
+
+def publish_disruptions(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
+    rejected = _publish_located(conn, batch_id, prepared, prepared.notes["source"], "etl.disruption",
+                                ["source_id", "event_date", "network_ref", "level", "grading", "synthetic"])
+    kids = prepared.children
+    assert kids is not None
+    kids = kids[kids["source_id"].isin(prepared.records["source_id"])]
+    _copy_frame(conn, "etl.disruption_location", kids)
+    # One disruption counts once in each ward it touched (and once per borough-only location).
+    _refresh(conn, ("network_disruptions",), """
+        SELECT 'network_disruptions', date_trunc('month', d.event_date)::date, l.borough_code, l.ward_code,
+               count(DISTINCT d.source_id), bool_or(d.synthetic)
+        FROM etl.disruption d JOIN etl.disruption_location l USING (source_id)
+        GROUP BY 1, 2, 3, 4""")
+    return rejected
+
+
+# --- PAS -----------------------------------------------------------------------------------------------
+
+def prepare_pas(table: SourceTable, geo: Geography, today: date) -> Prepared:
+    require_columns(table, ("period_type",), ("period_end",), ("geography_level",), ("geography_code",),
+                    ("measure",), ("respondents",), ("agree_count", "agree_pct"))
+    v = Verdicts(len(table))
+    ptype = check_choice(v, table, "period_type", ("quarter", "r12"), {"rolling_12_months": "r12", "q": "quarter"})
+    level = check_choice(v, table, "geography_level", ("ward", "borough"))
+    measure = check_choice(v, table, "measure", ("drug_problem", "tackle_dealing"))
+    end_raw, code_raw = column(table, "period_end"), column(table, "geography_code")
+    vintage = column(table, "ward_vintage")
+    resp_raw, count_raw, pct_raw = column(table, "respondents"), column(table, "agree_count"), column(table, "agree_pct")
+    n = len(table)
+    period_end = np.full(n, None, object)
+    geo_code, borough = np.full(n, None, object), np.full(n, None, object)
+    respondents, agree = np.zeros(n, int), np.zeros(n, int)
+    for i in np.flatnonzero(v.ok):
+        try:
+            m = re.fullmatch(r"(\d{4})-(\d{2})", end_raw[i].strip()[:7]) if end_raw[i] else None
+            if not m or not 1 <= int(m.group(2)) <= 12:
+                raise Reject(f"period_end {end_raw[i]!r} is not a month (YYYY-MM)")
+            end = date(int(m.group(1)), int(m.group(2)), 1)
+            if ptype[i] == "quarter" and end.month not in (3, 6, 9, 12):
+                raise Reject(f"period_end {end_raw[i]} does not end a calendar quarter (Mar, Jun, Sep, Dec)")
+            if end > today.replace(day=1) or end.year < 2000:
+                raise Reject(f"period_end {end_raw[i]} is {'in the future' if end.year >= 2000 else 'before 2000'}")
+            place = (geo.ward(code_raw[i], vintage[i]) if level[i] == "ward" else geo.borough(code_raw[i]))
+            r = int(_number(resp_raw[i], "respondents"))
+            if r <= 0 or r != _number(resp_raw[i], "respondents"):
+                raise Reject(f"respondents {resp_raw[i]!r} must be a whole number above 0")
+            if count_raw[i]:
+                a = _number(count_raw[i], "agree_count")
+                if a != int(a) or a < 0:
+                    raise Reject(f"agree_count {count_raw[i]!r} must be a whole number, 0 or more")
+                if a > r:
+                    raise Reject(f"respondents {r} < agree_count {int(a)}")
+                a = int(a)
+            elif pct_raw[i]:
+                pct = _number(pct_raw[i].rstrip("%"), "agree_pct")
+                if not 0 <= pct <= 100:
+                    raise Reject(f"agree_pct {pct_raw[i]} is outside 0-100")
+                a = int(round(pct * r / 100))
+            else:
+                raise Reject("both agree_count and agree_pct are empty")
+        except Reject as e:
+            v.reason[i] = str(e)
+            continue
+        period_end[i], geo_code[i], borough[i] = end, place.ward_code or place.borough_code, place.borough_code
+        respondents[i], agree[i] = r, a
+    keys = pd.DataFrame({"t": ptype, "e": period_end, "l": level, "c": geo_code, "m": measure})
+    dup = keys.duplicated(keep="first").to_numpy() & v.ok
+    v.fail(dup, lambda i: f"duplicate result for {ptype[i]} ending {period_end[i]:%Y-%m}, {level[i]} {geo_code[i]}, "
+                          f"{measure[i]}")
+    ok = v.ok
+    records = pd.DataFrame({"period_type": ptype[ok], "period_end": period_end[ok], "geography_level": level[ok],
+                            "geography_code": geo_code[ok], "borough_code": borough[ok], "measure": measure[ok],
+                            "respondents": respondents[ok], "agree_count": agree[ok],
+                            "synthetic": synthetic_flags(table)[ok], "_position": np.flatnonzero(ok)})
+    return Prepared(records, v.rejected(table), notes={"dropped_columns": table.dropped})
+
+
+def _number(text: str, column_name: str) -> float:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        raise Reject(f"{column_name} {text!r} is not a number") from None
+
+
+def publish_pas(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
+    # A later file replaces the results it repeats (same period, geography and measure).
+    frame = prepared.records.drop(columns="_position").copy()
+    frame["synthetic"] = frame["synthetic"].map({True: "t", False: "f"})
+    frame["batch_id"] = batch_id
+    conn.execute("CREATE TEMP TABLE pas_stage (LIKE etl.pas_result) ON COMMIT DROP")
+    _copy_frame(conn, "pas_stage", frame)
+    conn.execute("""INSERT INTO etl.pas_result SELECT * FROM pas_stage
+                    ON CONFLICT (period_type, period_end, geography_level, geography_code, measure) DO UPDATE
+                    SET respondents = EXCLUDED.respondents, agree_count = EXCLUDED.agree_count,
+                        borough_code = EXCLUDED.borough_code, synthetic = EXCLUDED.synthetic,
+                        batch_id = EXCLUDED.batch_id""")
+    return []
+
+
+# --- recorded crime: the MPS ward file (real data) -------------------------------------------------
+
+MONTH_COLUMN = re.compile(r"^(20\d{2})(0[1-9]|1[0-2])$")
+DRUG_MINOR = {"POSSESSION OF DRUGS": "drug_possession", "TRAFFICKING OF DRUGS": "drug_trafficking"}
+
+
+def prepare_mps_ward_crime(table: SourceTable, geo: Geography, today: date) -> Prepared:
+    require_columns(table, ("majortext",), ("minortext",), ("wardcode",))
+    months = [c for c in table.frame.columns if MONTH_COLUMN.match(c)]
+    if not months:
+        raise EtlError(f"{table.path.name}: no month columns (YYYYMM) found")
+    for c in months:
+        if date(int(c[:4]), int(c[4:]), 1) > today:
+            raise EtlError(f"{table.path.name}: month column {c} is in the future")
+    v = Verdicts(len(table))
+    code = column(table, "wardcode")
+    v.fail(~np.isin(code, list(geo.ward_borough)), lambda i: f"WardCode {code[i]!r} is not a 2022 ward")
+    major, minor = column(table, "majortext"), column(table, "minortext")
+    v.fail((major == "") | (minor == ""), "MajorText or MinorText is empty")
+    counts = table.frame[months].apply(lambda s: pd.to_numeric(s.str.replace(",", ""), errors="coerce"))
+    values = counts.to_numpy()
+    bad = np.isnan(values) | (values < 0) | (values != np.round(values))
+    v.fail(bad.any(axis=1), lambda i: f"month {months[int(np.argmax(bad[i]))]} has {table.frame[months].iloc[i, int(np.argmax(bad[i]))]!r}, "
+                                      "not a whole number of offences")
+    keys = pd.DataFrame({"w": code, "a": major, "b": minor})
+    dup = keys.duplicated(keep="first").to_numpy()
+    v.fail(dup, lambda i: f"duplicate row for ward {code[i]}, {major[i]} / {minor[i]}")
+    ok = v.ok
+    wide = pd.DataFrame(values[ok], columns=[f"{c[:4]}-{c[4:]}-01" for c in months])
+    wide["ward_code"], wide["major"], wide["minor"] = code[ok], major[ok], minor[ok]
+    long = wide.melt(id_vars=["ward_code", "major", "minor"], var_name="month", value_name="offences")
+    long["offences"] = long["offences"].astype(int)
+    return Prepared(long[["ward_code", "month", "major", "minor", "offences"]], v.rejected(table),
+                    notes={"months": f"{months[0]}..{months[-1]}", "dropped_columns": table.dropped})
+
+
+def publish_mps_ward_crime(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
+    # A later file replaces the months it contains (the published file is a rolling 24 months).
+    frame = prepared.records.copy()
+    frame["batch_id"] = batch_id
+    conn.execute("CREATE TEMP TABLE crime_stage (LIKE etl.recorded_crime) ON COMMIT DROP")
+    _copy_frame(conn, "crime_stage", frame)
+    conn.execute("""DELETE FROM etl.recorded_crime c USING (SELECT DISTINCT month FROM crime_stage) m
+                    WHERE c.month = m.month""")
+    conn.execute("INSERT INTO etl.recorded_crime SELECT * FROM crime_stage")
+    _refresh(conn, ("drug_possession", "drug_trafficking", "drug_offences"), """
+        SELECT CASE WHEN i.total THEN 'drug_offences'
+                    WHEN c.minor = 'POSSESSION OF DRUGS' THEN 'drug_possession' ELSE 'drug_trafficking' END,
+               c.month, w.borough_code, c.ward_code, sum(c.offences), false
+        FROM etl.recorded_crime c
+        JOIN geo.ward w ON w.vintage = 2022 AND w.ward_code = c.ward_code
+        CROSS JOIN (VALUES (false), (true)) AS i(total)
+        WHERE c.major = 'DRUG OFFENCES' AND c.minor IN ('POSSESSION OF DRUGS', 'TRAFFICKING OF DRUGS')
+        GROUP BY 1, 2, 3, 4""")
+    return []
+
+
+# --- recorded drug offences per LSOA 2011, 2011-2021 (real data) ------------------------------------
+
+YEAR_COLUMN = re.compile(r"^(20\d{2})$")
+
+
+def prepare_mps_lsoa_drug_annual(table: SourceTable, geo: Geography, today: date) -> Prepared:
+    require_columns(table, ("lsoa11cd",))
+    years = [c for c in table.frame.columns if YEAR_COLUMN.match(c)]
+    if not years:
+        raise EtlError(f"{table.path.name}: no year columns (YYYY) found")
+    lookup: pd.DataFrame = geo.lsoa11_to_ward  # lsoa11_code, ward_code, weight (LSOA11 -> LSOA21 -> ward)
+    v = Verdicts(len(table))
+    code = column(table, "lsoa11cd")
+    v.fail(~np.isin(code, lookup["lsoa11_code"].unique()), lambda i: f"LSOA11CD {code[i]!r} is not in the LSOA 2011 lookup")
+    raw = table.frame[years]
+    values = raw.apply(lambda s: pd.to_numeric(s.str.replace(",", ""), errors="coerce")).to_numpy()
+    bad = (raw.to_numpy() != "") & (np.isnan(values) | (values < 0))
+    v.fail(bad.any(axis=1), lambda i: f"year {years[int(np.argmax(bad[i]))]} has "
+                                      f"{raw.iloc[i, int(np.argmax(bad[i]))]!r}, not a count")
+    v.fail(pd.Series(code, dtype=object).duplicated().to_numpy(), lambda i: f"duplicate LSOA11CD {code[i]}")
+    ok = v.ok
+    wide = pd.DataFrame(values[ok], columns=[int(y) for y in years])
+    wide["lsoa11_code"] = code[ok]
+    long = wide.melt(id_vars="lsoa11_code", var_name="year", value_name="offences").dropna()
+    carried = long.merge(lookup, on="lsoa11_code")
+    carried["offences"] = carried["offences"] * carried["weight"]
+    annual = carried.groupby(["ward_code", "year"], as_index=False)["offences"].sum()
+    return Prepared(annual, v.rejected(table), notes={"years": f"{years[0]}..{years[-1]}",
+                                                      "total": float(long["offences"].sum()),
+                                                      "dropped_columns": table.dropped})
+
+
+def publish_mps_lsoa_drug_annual(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
+    # The file is the whole series: it replaces what an earlier file loaded, year by year.
+    frame = prepared.records.copy()
+    frame["batch_id"] = batch_id
+    years = sorted({int(y) for y in frame["year"]})
+    conn.execute("DELETE FROM etl.drug_offence_annual WHERE year = ANY(%s)", (years,))
+    _copy_frame(conn, "etl.drug_offence_annual", frame)
+    conn.execute("DELETE FROM harm.indicator_year WHERE indicator = 'drug_offences'")
+    conn.execute("""INSERT INTO harm.indicator_year (indicator, year, borough_code, ward_code, value, synthetic)
+                    SELECT 'drug_offences', a.year, w.borough_code, a.ward_code, a.offences, false
+                    FROM etl.drug_offence_annual a JOIN geo.ward w ON w.vintage = 2022 AND w.ward_code = a.ward_code""")
+    return []
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("mps_ward_crime", "MPS Ward Level Crime, wide monthly file (real)", prepare_mps_ward_crime,
+         publish_mps_ward_crime),
+    Kind("mps_lsoa_drug_annual", "MPS drug offences per LSOA 2011, 2011-2021 (real)", prepare_mps_lsoa_drug_annual,
+         publish_mps_lsoa_drug_annual),
+    Kind("closures", "crack house and cannabis factory closures", prepare_closures, publish_closures),
+    Kind("disruptions", "drug criminal network disruptions", prepare_disruptions, publish_disruptions),
+    Kind("pas", "Public Attitude Survey results", prepare_pas, publish_pas),
+    Kind("seizures", "asset seizures (POCA)", prepare_seizures, publish_seizures),
+)}
+
+
+# --- the runner -------------------------------------------------------------------------------------
+
+def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = None,
+        log: Callable[[str], None] = lambda _: None) -> BatchReport:
+    """Run one job. Raises EtlError (the file) or psycopg errors; the batch row says what happened."""
+    if kind_name not in KINDS:
+        raise EtlError(f"unknown kind {kind_name!r}: one of {', '.join(KINDS)}")
+    kind = KINDS[kind_name]
+    if not path.is_file():
+        raise EtlError(f"{path}: no such file")
+    today = today or date.today()
+    sha = db.sha256_file(path)
+    url = settings.database_url
+    timings: dict[str, float] = {}
+    with db.connect(url, timeout_s=settings.db_timeout_s, autocommit=True) as ctl:
+        db.require_schema(ctl)
+        prev = ctl.execute("""SELECT batch_id FROM etl.batch WHERE job = %s AND file_sha256 = %s AND status = 'published'
+                              ORDER BY batch_id DESC LIMIT 1""", (kind.name, sha)).fetchone()
+        if prev:
+            batch_id = ctl.execute("""INSERT INTO etl.batch (job, file_name, file_sha256, status, finished_at, same_as)
+                                      VALUES (%s, %s, %s, 'unchanged', clock_timestamp(), %s) RETURNING batch_id""",
+                                   (kind.name, path.name, sha, prev["batch_id"])).fetchone()["batch_id"]
+            return BatchReport(batch_id, kind.name, path.name, "unchanged", same_as=prev["batch_id"])
+        batch_id = ctl.execute("INSERT INTO etl.batch (job, file_name, file_sha256) VALUES (%s, %s, %s) RETURNING batch_id",
+                               (kind.name, path.name, sha)).fetchone()["batch_id"]
+        try:
+            t0 = time.perf_counter()
+            log(f"reading {path.name}")
+            source = read_table(path)
+            timings["read"] = time.perf_counter() - t0
+            with psycopg.connect(url, autocommit=False, row_factory=psycopg.rows.dict_row,
+                                 application_name=f"harmmap-etl-{batch_id}") as conn:
+                t0 = time.perf_counter()
+                geo = Geography(conn)
+                geo.lsoa11_to_ward = _lsoa11_to_ward(conn) if kind.name == "mps_lsoa_drug_annual" else None
+                log(f"checking and locating {len(source):,} rows")
+                prepared = kind.prepare(source, geo, today)
+                prepared.notes["source"] = source
+                if geo.snapped:
+                    prepared.notes["points_snapped_to_nearest_ward"] = geo.snapped
+                timings["validate_locate"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                log("publishing (one transaction)")
+                with conn.transaction():
+                    # One run of a kind at a time: a second waits here, then sees the first's result.
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext('harmmap-etl'), hashtext(%s))", (kind.name,))
+                    rejected = prepared.rejected + kind.publish(conn, batch_id, prepared)
+                    write_quarantine(conn, batch_id, rejected)
+                    read, quarantined = len(source), len(rejected)
+                    timings["publish"] = time.perf_counter() - t0
+                    notes = {k: v for k, v in prepared.notes.items() if k != "source"}
+                    notes["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+                    conn.execute("""UPDATE etl.batch SET status = 'published', finished_at = clock_timestamp(),
+                                        rows_read = %s, rows_loaded = %s, rows_quarantined = %s, synthetic = %s, notes = %s
+                                    WHERE batch_id = %s""",
+                                 (read, read - quarantined, quarantined, prepared.synthetic, Jsonb(notes), batch_id))
+        except BaseException as e:
+            ctl.execute("UPDATE etl.batch SET status = 'failed', finished_at = clock_timestamp(), error = %s "
+                        "WHERE batch_id = %s", (f"{type(e).__name__}: {e}"[:2000], batch_id))
+            raise
+    return BatchReport(batch_id, kind.name, path.name, "published", read, read - quarantined, quarantined,
+                       prepared.synthetic, dropped_columns=source.dropped, seconds=timings)
+
+
+def _lsoa11_to_ward(conn: psycopg.Connection) -> pd.DataFrame:
+    rows = conn.execute("""SELECT k.lsoa11_code, l.ward_code_2022 AS ward_code, k.weight
+                           FROM geo.lsoa11_lsoa21 k JOIN geo.lsoa21 l ON l.lsoa_code = k.lsoa21_code""").fetchall()
+    return pd.DataFrame(rows, columns=["lsoa11_code", "ward_code", "weight"])
+
+
+def kind_of_file(path: Path) -> str | None:
+    """``run-all`` picks a file's kind from its name: it must start with the kind (``closures_2025.csv``)."""
+    stem = path.name.lower()
+    for name in sorted(KINDS, key=len, reverse=True):
+        if stem.startswith(name):
+            return name
+    if stem.startswith("mps_ward_level_crime"):
+        return "mps_ward_crime"
+    if stem.startswith("mps_lsoa_drug_offences"):
+        return "mps_lsoa_drug_annual"
+    return None

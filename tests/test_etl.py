@@ -1,0 +1,347 @@
+"""Indicator jobs against the real throwaway PostGIS database: small files, hand-computed outcomes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import MultiPoint, Point
+
+from etl import jobs
+from etl.common import EtlError
+from harmmap import db
+
+pytestmark = pytest.mark.db
+TODAY = date(2026, 11, 23)
+
+PUBLISHED = """
+    SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) AS h FROM (
+        SELECT concat_ws(',', indicator, month, borough_code, ward_code, value, synthetic) AS t FROM harm.indicator_month
+        UNION ALL SELECT concat_ws(',', indicator, year, ward_code, value) FROM harm.indicator_year
+        UNION ALL SELECT concat_ws(',', source_id, ward_code, borough_code, event_date, batch_id) FROM etl.closure
+        UNION ALL SELECT concat_ws(',', source_id, batch_id) FROM etl.disruption
+        UNION ALL SELECT concat_ws(',', source_id, seq, ward_code) FROM etl.disruption_location
+        UNION ALL SELECT concat_ws(',', geography_code, measure, period_end, agree_count) FROM etl.pas_result
+        UNION ALL SELECT concat_ws(',', source_id, value_gbp) FROM etl.asset_seizure
+        UNION ALL SELECT concat_ws(',', ward_code, month, minor, offences) FROM etl.recorded_crime
+        UNION ALL SELECT concat_ws(',', quarantine_id, reason) FROM etl.quarantine) x"""
+
+RECORD_TABLES = ("harm.indicator_month", "harm.indicator_year", "etl.disruption_location", "etl.disruption",
+                 "etl.closure", "etl.pas_result", "etl.asset_seizure", "etl.recorded_crime",
+                 "etl.drug_offence_annual", "etl.quarantine")
+
+
+@pytest.fixture
+def etl(settings, geo_loaded):
+    """Jobs commit through their own connections: start and end each test with no indicator data."""
+    def clean() -> None:
+        with db.connect(settings.database_url) as c:
+            for table in RECORD_TABLES:
+                c.execute(f"DELETE FROM {table}")
+            c.execute("DELETE FROM etl.batch WHERE job <> 'geo'")
+    clean()
+    yield settings
+    clean()
+
+
+def run(settings, kind: str, path: Path):
+    return jobs.run(settings, kind, path, today=TODAY)
+
+
+def query(settings, sql: str, params=None) -> list[dict]:
+    with db.connect(settings.database_url) as c:
+        return c.execute(sql, params).fetchall()
+
+
+def reasons(settings, batch_id: int) -> dict[int, str]:
+    return {r["row_number"]: r["reason"] for r in
+            query(settings, "SELECT row_number, reason FROM etl.quarantine WHERE batch_id = %s", (batch_id,))}
+
+
+def ward_at(settings, lon: float, lat: float) -> str:
+    """The 2022 ward PostGIS puts a WGS84 point in: an independent check on the job's locator."""
+    return query(settings, """SELECT ward_code FROM geo.ward WHERE vintage = 2022
+                              AND ST_Intersects(geom, ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 27700))""",
+                 (lon, lat))[0]["ward_code"]
+
+
+CLOSURES = pd.DataFrame([
+    # good rows
+    ("C1", "crack_house", "closure_order", "2024-05-03", "E05014118", "2022", "", "", "", "", "", "1 Example St"),
+    ("C2", "cannabis_factory", "Closure Notice", "2024-05-20", "", "", "-0.1145", "51.4613", "", "", "", "2 Fake Rd"),
+    ("C3", "crack_house", "other", "15/06/2024", "", "", "", "", "531000", "178000", "", ""),
+    ("C4", "crack_house", "closure_order", "2024-05-09", "", "", "", "", "", "", "E09000022", ""),
+    ("C5", "crack_house", "closure order", "2024-05-28", "E05000416", "2018", "", "", "", "", "", ""),
+    # bad rows, one defect each
+    ("C1", "crack_house", "closure_order", "2024-05-04", "E05014118", "2022", "", "", "", "", "", ""),
+    ("C7", "crack_house", "closure_order", "2024-05-04", "E05999999", "2022", "", "", "", "", "", ""),
+    ("C8", "crack_house", "closure_order", "2024-05-04", "", "", "51.5", "-0.12", "", "", "", ""),
+    ("C9", "crack_house", "closure_order", "2024-05-04", "", "", "531000", "179000", "", "", "", ""),
+    ("C10", "crack_house", "closure_order", "2031-01-01", "E05014118", "2022", "", "", "", "", "", ""),
+    ("C11", "crack_house", "closure_order", "1999-12-31", "E05014118", "2022", "", "", "", "", "", ""),
+    ("C12", "crack_house", "closure_order", "2024-05-04", "", "", "2.3522", "48.8566", "", "", "", ""),
+    ("C13", "crack_den", "closure_order", "2024-05-04", "E05014118", "2022", "", "", "", "", "", ""),
+    ("", "crack_house", "closure_order", "2024-05-04", "E05014118", "2022", "", "", "", "", "", ""),
+    ("C15", "crack_house", "closure_order", "2024-05-04", "", "", "", "", "", "", "", ""),
+    ("C16", "crack_house", "closure_order", "2024-05-04", "", "", "", "", "-0.11", "51.46", "", ""),
+], columns=["Source ID", "closure_type", "stage", "date", "ward_code", "ward_vintage", "lon", "lat", "easting",
+            "northing", "borough_code", "Premises Address"])
+
+EXPECTED_REASONS = {
+    7: "duplicate source_id 'C1' (also at line 2)",
+    8: "ward_code E05999999 is not a 2022 ward",
+    9: "look swapped",
+    10: "look like British National Grid easting/northing",
+    11: "date 2031-01-01 is in the future",
+    12: "date 1999-12-31 is before 2000",
+    13: "point (2.35220, 48.85660) is outside London",
+    14: "closure_type 'crack_den' is not one of crack_house, cannabis_factory",
+    15: "source_id is empty",
+    16: "no location",
+    17: "look like lon/lat degrees",
+}
+
+
+def test_closures_load_locate_and_quarantine_with_reasons(etl, tmp_path):
+    path = tmp_path / "closures.csv"
+    CLOSURES.to_csv(path, index=False)
+    report = run(etl, "closures", path)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (16, 5, 11)
+    assert report.dropped_columns == ["premises_address"]
+    got = reasons(etl, report.batch_id)
+    assert set(got) == set(EXPECTED_REASONS)
+    for line, expected in EXPECTED_REASONS.items():
+        assert got[line].startswith(f"line {line}: ") and expected in got[line], (line, got[line])
+
+    rows = {r["source_id"]: r for r in query(etl, "SELECT * FROM etl.closure")}
+    assert rows["C1"]["ward_code"] == "E05014118" and rows["C1"]["location_method"] == "ward_code"
+    assert rows["C2"]["ward_code"] == ward_at(etl, -0.1145, 51.4613) and rows["C2"]["stage"] == "closure_notice"
+    assert rows["C3"]["location_method"] == "point" and rows["C3"]["event_date"] == date(2024, 6, 15)
+    assert rows["C4"]["ward_code"] is None and rows["C4"]["borough_code"] == "E09000022"
+    assert rows["C5"]["ward_code"] == "E05014118"  # 2018 Bishop's -> its main 2022 successor
+
+    # Published: two crack house closures in Waterloo & South Bank in May 2024 (C1 and C5), and the
+    # borough-only closure kept at borough level with no ward.
+    pub = {(r["indicator"], r["ward_code"], r["month"]): r["value"] for r in
+           query(etl, "SELECT indicator, ward_code, month, value FROM harm.indicator_month")}
+    assert pub[("crack_house_closures", "E05014118", date(2024, 5, 1))] == 2
+    assert pub[("crack_house_closures", None, date(2024, 5, 1))] == 1
+    assert sum(pub.values()) == 5
+
+
+def test_addresses_are_never_stored(etl, tmp_path):
+    path = tmp_path / "closures.csv"
+    CLOSURES.to_csv(path, index=False)
+    run(etl, "closures", path)
+    stored = json.dumps(query(etl, "SELECT raw FROM etl.quarantine"), default=str)
+    assert "Example St" not in stored and "Fake Rd" not in stored and "address" not in stored.lower()
+
+
+def test_rerunning_the_same_file_changes_nothing(etl, tmp_path):
+    path = tmp_path / "closures.csv"
+    CLOSURES.to_csv(path, index=False)
+    first = run(etl, "closures", path)
+    before = query(etl, PUBLISHED)[0]["h"]
+    again = run(etl, "closures", path)
+    assert again.status == "unchanged" and again.same_as == first.batch_id
+    assert query(etl, PUBLISHED)[0]["h"] == before
+
+
+def test_source_id_loaded_by_an_earlier_batch_is_quarantined(etl, tmp_path):
+    first, second = tmp_path / "closures_a.csv", tmp_path / "closures_b.csv"
+    CLOSURES.iloc[:2].to_csv(first, index=False)
+    CLOSURES.iloc[[0, 2]].to_csv(second, index=False)
+    a = run(etl, "closures", first)
+    b = run(etl, "closures", second)
+    assert (b.rows_read, b.rows_loaded, b.rows_quarantined) == (2, 1, 1)
+    assert reasons(etl, b.batch_id) == {2: f"line 2: duplicate source_id 'C1': already loaded by batch {a.batch_id}"}
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "geojson", "gpkg"])
+def test_every_accepted_format_gives_the_same_result(etl, tmp_path, fmt):
+    good = CLOSURES.iloc[:5].drop(columns="Premises Address")
+    csv = tmp_path / "closures.csv"
+    good.to_csv(csv, index=False)
+    expected = run(etl, "closures", csv)
+    baseline = query(etl, "SELECT source_id, ward_code, borough_code FROM etl.closure ORDER BY 1")
+    with db.connect(etl.database_url) as c:
+        for table in RECORD_TABLES:
+            c.execute(f"DELETE FROM {table}")
+    path = tmp_path / f"closures.{fmt}"
+    if fmt == "xlsx":
+        good.to_excel(path, index=False)
+    else:
+        # Vector files carry the point as geometry instead of lon/lat columns.
+        frame = good.drop(columns=["lon", "lat"]).copy()
+        geometry = [Point(-0.1145, 51.4613) if sid == "C2" else None for sid in frame["Source ID"]]
+        gpd.GeoDataFrame(frame, geometry=geometry, crs=4326).to_file(path)
+    report = run(etl, "closures", path)
+    assert (report.rows_loaded, report.rows_quarantined) == (expected.rows_loaded, 0)
+    assert query(etl, "SELECT source_id, ward_code, borough_code FROM etl.closure ORDER BY 1") == baseline
+
+
+def test_a_file_missing_a_required_column_fails_whole_and_is_recorded(etl, tmp_path):
+    path = tmp_path / "closures.csv"
+    CLOSURES.drop(columns="stage").to_csv(path, index=False)
+    before = query(etl, PUBLISHED)[0]["h"]
+    with pytest.raises(EtlError, match="missing column"):
+        run(etl, "closures", path)
+    batch = query(etl, "SELECT status, error FROM etl.batch WHERE job = 'closures'")[0]
+    assert batch["status"] == "failed" and "stage" in batch["error"]
+    assert query(etl, PUBLISHED)[0]["h"] == before
+
+
+def test_disruptions_count_once_in_each_ward_they_touch(etl, tmp_path):
+    lambeth_point = (-0.1145, 51.4613)
+    frame = pd.DataFrame([
+        ("D1", "2025-01-10", "NET-0001", "county_lines", "major", "E05014118;E05014105", "2022", "", ""),
+        ("D2", "2025-01-15", "NET-0001", "local", "minor", "", "", f"{lambeth_point[0]}", f"{lambeth_point[1]}"),
+        ("D3", "2025-01-20", "NET-0002", "cross_borough", "moderate", "", "", "-0.1145;-0.12", "51.4613"),
+        ("D4", "2025-01-21", "NET-0003", "regional", "moderate", "E05014118", "2022", "", ""),
+        ("D5", "2025-01-22", "NET-0003", "local", "minor", "E05014118;E05999999", "2022", "", ""),
+    ], columns=["source_id", "date", "network_ref", "level", "grading", "ward_code", "ward_vintage", "lon", "lat"])
+    path = tmp_path / "disruptions.csv"
+    frame.to_csv(path, index=False)
+    report = run(etl, "disruptions", path)
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 3)
+    got = reasons(etl, report.batch_id)
+    assert "lon and lat hold 2 and 1 numbers" in got[4]
+    assert "level 'regional' is not one of" in got[5]
+    assert "E05999999 is not a 2022 ward" in got[6]
+    pub = {r["ward_code"]: r["value"] for r in
+           query(etl, "SELECT ward_code, value FROM harm.indicator_month WHERE indicator = 'network_disruptions'")}
+    point_ward = ward_at(etl, *lambeth_point)
+    expected = {"E05014118": 1, "E05014105": 1}
+    expected[point_ward] = expected.get(point_ward, 0) + 1
+    assert pub == expected
+
+
+def test_multipoint_geometry_gives_several_locations(etl, tmp_path):
+    frame = gpd.GeoDataFrame({"source_id": ["D1"], "date": ["2025-02-01"], "network_ref": ["NET-9"],
+                              "level": ["local"], "grading": ["minor"]},
+                             geometry=[MultiPoint([(-0.1145, 51.4613), (-0.0877, 51.5074)])], crs=4326)
+    path = tmp_path / "disruptions.geojson"
+    frame.to_file(path)
+    report = run(etl, "disruptions", path)
+    assert report.rows_loaded == 1
+    assert query(etl, "SELECT count(*) AS n FROM etl.disruption_location")[0]["n"] == 2
+    # The second point is on the Thames by London Bridge: in no (bank-clipped) ward, so snapped.
+    notes = query(etl, "SELECT notes FROM etl.batch WHERE batch_id = %s", (report.batch_id,))[0]["notes"]
+    assert notes["points_snapped_to_nearest_ward"] == 1
+
+
+def test_pas_counts_percentages_and_their_quarantine(etl, tmp_path):
+    frame = pd.DataFrame([
+        ("quarter", "2025-06", "ward", "E05014118", "drug_problem", "20", "8", ""),
+        ("quarter", "2025-06", "ward", "E05014118", "tackle_dealing", "20", "", "45"),
+        ("r12", "2025-07", "borough", "E09000022", "drug_problem", "400", "150", ""),
+        ("quarter", "2025-06", "ward", "E05014105", "drug_problem", "12", "13", ""),
+        ("quarter", "2025-06", "ward", "E05014105", "tackle_dealing", "12", "", "120"),
+        ("quarter", "2025-07", "ward", "E05014105", "drug_problem", "12", "3", ""),
+        ("quarter", "2025-06", "ward", "E05014118", "drug_problem", "20", "9", ""),
+        ("quarter", "2025-06", "ward", "E05014105", "feel_safe", "20", "9", ""),
+        ("quarter", "2025-06", "ward", "E05014105", "tackle_dealing", "20", "", ""),
+    ], columns=["period_type", "period_end", "geography_level", "geography_code", "measure", "respondents",
+                "agree_count", "agree_pct"])
+    path = tmp_path / "pas.csv"
+    frame.to_csv(path, index=False)
+    report = run(etl, "pas", path)
+    assert (report.rows_loaded, report.rows_quarantined) == (3, 6)
+    got = reasons(etl, report.batch_id)
+    assert "respondents 12 < agree_count 13" in got[5]
+    assert "agree_pct 120 is outside 0-100" in got[6]
+    assert "does not end a calendar quarter" in got[7]
+    assert "duplicate result" in got[8]
+    assert "measure 'feel_safe' is not one of" in got[9]
+    assert "both agree_count and agree_pct are empty" in got[10]
+    stored = {(r["geography_code"], r["measure"]): (r["respondents"], r["agree_count"]) for r in
+              query(etl, "SELECT * FROM etl.pas_result")}
+    assert stored[("E05014118", "tackle_dealing")] == (20, 9)  # 45% of 20
+    assert stored[("E09000022", "drug_problem")] == (400, 150)
+
+
+def test_seizures_money_and_borough_level(etl, tmp_path):
+    frame = pd.DataFrame([
+        ("S1", "2025-03-01", "2", "£12,500.50", "E05014118", "2022", ""),
+        ("S2", "2025-03-02", "1", "800", "", "", "E09000022"),
+        ("S3", "2025-03-03", "0", "100", "", "", "E09000022"),
+        ("S4", "2025-03-04", "1", "-5", "", "", "E09000022"),
+        ("S5", "2025-03-05", "1", "10", "", "", "E09000999"),
+    ], columns=["source_id", "date", "seizure_count", "value_gbp", "ward_code", "ward_vintage", "borough_code"])
+    path = tmp_path / "seizures.csv"
+    frame.to_csv(path, index=False)
+    report = run(etl, "seizures", path)
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 3)
+    got = reasons(etl, report.batch_id)
+    assert "seizure_count 0 is below 1" in got[4] and "is negative" in got[5] and "not a London borough" in got[6]
+    pub = {(r["indicator"], r["ward_code"]): r["value"] for r in
+           query(etl, "SELECT indicator, ward_code, value FROM harm.indicator_month")}
+    assert pub == {("asset_seizures", "E05014118"): 2, ("asset_seizure_value_gbp", "E05014118"): 12500.5,
+                   ("asset_seizures", None): 1, ("asset_seizure_value_gbp", None): 800}
+
+
+def test_real_mps_drug_offences_equal_the_source_csv(etl, settings):
+    path = settings.geodata_dir / "crime/mps_ward_level_crime_2024-03_to_2026-03.csv"
+    report = run(etl, "mps_ward_crime", path)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (18_669, 18_669, 0)
+    source = pd.read_csv(path)
+    drugs = source[source["MajorText"] == "DRUG OFFENCES"]
+    expected = drugs.melt(id_vars=["MajorText", "MinorText", "WardName", "WardCode", "LookUp_BoroughName"],
+                          var_name="yyyymm", value_name="n").groupby(["WardCode", "yyyymm"])["n"].sum()
+    got = pd.DataFrame(query(etl, """SELECT ward_code, to_char(month, 'YYYYMM') AS yyyymm, value
+                                     FROM harm.indicator_month WHERE indicator = 'drug_offences'"""))
+    got = got.set_index(["ward_code", "yyyymm"])["value"]
+    assert len(got) == len(expected) == 679 * 25
+    assert (got.sort_index() == expected.sort_index().astype(float)).all()
+    assert got.sum() == 92_807
+
+
+def test_next_months_file_replaces_only_the_months_it_holds(etl, settings, tmp_path):
+    path = settings.geodata_dir / "crime/mps_ward_level_crime_2024-03_to_2026-03.csv"
+    run(etl, "mps_ward_crime", path)
+    source = pd.read_csv(path, dtype=str)
+    later = source.drop(columns=["202403"])
+    later["202603"] = "0"  # revised month
+    later["202604"] = "1"  # a new month
+    newer = tmp_path / "MPS Ward Level Crime (most recent 24 months).csv"
+    later.to_csv(newer, index=False)
+    run(etl, "mps_ward_crime", newer, )
+    months = {r["m"]: r["v"] for r in query(etl, """SELECT to_char(month, 'YYYYMM') AS m, sum(value) AS v
+                                                    FROM harm.indicator_month WHERE indicator = 'drug_offences' GROUP BY 1""")}
+    drugs = source[source["MajorText"] == "DRUG OFFENCES"]
+    assert months["202403"] == drugs["202403"].astype(int).sum()  # kept from the first file
+    assert months["202603"] == 0 and months["202604"] == 2 * 679
+
+
+def test_real_lsoa_series_is_carried_to_2022_wards_whole(etl, settings):
+    path = settings.geodata_dir / "crime/mps_lsoa_drug_offences_annual_2011_2021.csv"
+    report = run(etl, "mps_lsoa_drug_annual", path)
+    assert report.rows_quarantined == 0
+    source = pd.read_csv(path)
+    years = [str(y) for y in range(2011, 2022)]
+    got = {r["year"]: r["v"] for r in query(etl, "SELECT year, sum(value) AS v FROM harm.indicator_year GROUP BY 1")}
+    for y in years:
+        assert got[int(y)] == pytest.approx(source[y].sum(), rel=1e-9)
+
+
+def test_cli_status_and_quarantine_csv(etl, tmp_path):
+    from harmmap.cli import main
+
+    path = tmp_path / "closures.csv"
+    CLOSURES.to_csv(path, index=False)
+    env = {"HARMMAP_DATABASE_URL": etl.database_url}
+    result = CliRunner().invoke(main, ["etl", "run", "closures", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "read 16 = loaded 5 + quarantined 11" in result.output
+    assert "dropped column(s) premises_address" in result.output
+    status = CliRunner().invoke(main, ["etl", "status", "--csv"], env=env)
+    assert "closures" in status.output and ",16,5,11," in status.output
+    quarantine = CliRunner().invoke(main, ["etl", "quarantine", "--csv"], env=env)
+    assert quarantine.output.count("\n") == 12  # header + 11 rows
+    bad = CliRunner().invoke(main, ["etl", "run", "nonsense", str(path)], env=env)
+    assert bad.exit_code == 2 and "unknown kind 'nonsense'" in bad.output
