@@ -99,6 +99,8 @@ def run(settings: Settings, n: int = 1_000_000) -> str:
         ours, report = harmmap_job(settings, path)
         _clear(settings)
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items())
+    ratio = naive / ours
+    verdict = "**met**" if ratio >= 5 else "**not met**"
     return "\n".join([
         f"### End-to-end load of {n:,} closures (CSV of lon/lat points, {size_mb:.0f} MB)",
         "",
@@ -113,7 +115,15 @@ def run(settings: Settings, n: int = 1_000_000) -> str:
         "",
         f"HarmMap job: read {report.rows_read:,} = loaded {report.rows_loaded:,} + quarantined "
         f"{report.rows_quarantined:,}; stages: {steps}. (Generating the file took {made:.1f} s, not counted.)",
-        "Target: at least 5x the obvious pipeline.",
+        f"Target (issue 4): at least 5x the obvious pipeline: {verdict} ({ratio:.1f}x).",
+        "",
+        "What dominates: the server side of `COPY` into `etl.closure`, a durable, WAL-logged table with a primary",
+        "key on `source_id` (the publish stage above; a plain `COPY` of the same rows into an unindexed temp table",
+        "takes about 3 s here, into a new indexed table about 5 s). The obvious pipeline writes into a fresh table",
+        "with no key, no checks and no aggregates. The Python side (read, validate every row, locate every point)",
+        "is the read + validate_locate stages. Ways to close the gap: load each batch into its own partition",
+        "created in the publish transaction (`COPY ... FREEZE`, index built after, cross-batch duplicates checked",
+        "by a join), and stream the COPY while later chunks are still being validated, to use both cores.",
     ])
 
 
