@@ -67,9 +67,11 @@ def etl_group() -> None:
 
 
 def _etl_errors() -> tuple[type[Exception], ...]:
+    import psycopg
+
     from etl.common import EtlError
 
-    return (EtlError,)
+    return (EtlError, psycopg.Error)
 
 
 etl_group.user_errors = _etl_errors()  # type: ignore[attr-defined]
@@ -79,7 +81,13 @@ def _run_one(ctx: click.Context, kind: str, path: Path) -> "object":
     from etl import jobs
 
     settings = settings_from(ctx)
-    report = jobs.run(settings, kind, path, log=lambda msg: click.echo(f"{kind}: {msg}...", err=True))
+    with click.progressbar(length=len(jobs.STAGES), label=f"{kind} {path.name}", file=sys.stderr,
+                           show_percent=False, show_pos=True,
+                           item_show_func=lambda stage: stage or "") as bar:
+        def stage(msg: str) -> None:
+            bar.update(1, msg)
+        report = jobs.run(settings, kind, path, log=stage)
+        bar.update(len(jobs.STAGES) - bar.pos, "done")
     for line in report.lines():
         click.echo(line)
     return report
@@ -108,10 +116,16 @@ def etl_run_all(ctx: click.Context, directory: Path) -> None:
     todo = [(k, p) for k, p in matched if k is not None]
     if not todo:
         raise click.ClickException(f"no loadable files in {directory}")
-    with click.progressbar(todo, label="files", file=sys.stderr,
-                           item_show_func=lambda kp: kp[1].name if kp else "") as bar:
-        for kind, path in bar:
+    failed = []
+    for kind, path in todo:
+        try:
             _run_one(ctx, kind, path)
+        except etl_group.user_errors as e:  # type: ignore[attr-defined]
+            click.echo(f"{kind} {path.name}: FAILED: {str(e).splitlines()[0]}", err=True)
+            failed.append(path.name)
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(todo)} file(s) failed: {', '.join(failed)} "
+                                   "(the others were loaded; see harmmap etl status)")
 
 
 @etl_group.command("status")
@@ -134,10 +148,12 @@ def etl_status(ctx: click.Context, as_csv: bool, limit: int) -> None:
 @etl_group.command("quarantine")
 @click.option("--batch", "batch_id", type=int, default=None, help="Only this batch.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with the raw rows (for fixing and re-loading).")
-@click.option("--limit", default=200, show_default=True)
+@click.option("--limit", type=int, default=None, help="At most this many rows (default: all with --csv or --batch, else 200).")
 @click.pass_context
-def etl_quarantine(ctx: click.Context, batch_id: int | None, as_csv: bool, limit: int) -> None:
+def etl_quarantine(ctx: click.Context, batch_id: int | None, as_csv: bool, limit: int | None) -> None:
     """Rows that were not loaded, with their line number and the reason."""
+    if limit is None:
+        limit = 2**31 - 1 if (as_csv or batch_id is not None) else 200
     settings = settings_from(ctx)
     with db.session(settings) as conn:
         db.require_schema(conn)

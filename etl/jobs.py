@@ -13,8 +13,9 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import numpy as np
@@ -169,6 +170,9 @@ def _refresh(conn: psycopg.Connection, indicators: tuple[str, ...], select_sql: 
 # --- closures --------------------------------------------------------------------------------------------
 
 STAGE_ALIASES = {"notice": "closure_notice", "order": "closure_order"}
+LONDON = ZoneInfo("Europe/London")
+MAX_COUNT = 2**31 - 1   # PostgreSQL integer
+MAX_GBP = 1e12          # numeric(14, 2)
 
 
 def _single_location_records(table: SourceTable, geo: Geography, today: date,
@@ -232,12 +236,16 @@ def prepare_seizures(table: SourceTable, geo: Geography, today: date) -> Prepare
     def checks(v: Verdicts, t: SourceTable) -> dict[str, np.ndarray]:
         sid = check_required_unique(v, t, "source_id")
         raw_n, raw_value = column(t, "seizure_count"), column(t, "value_gbp")
-        n = pd.to_numeric(pd.Series(raw_n, dtype=object).str.replace(",", ""), errors="coerce").to_numpy()
-        v.fail(np.isnan(n) | (n != np.round(n)), lambda i: f"seizure_count {raw_n[i]!r} is not a whole number")
-        v.fail(~np.isnan(n) & (n < 1), lambda i: f"seizure_count {raw_n[i]} is below 1")
-        value = pd.to_numeric(pd.Series(raw_value, dtype=object).str.replace(r"[£,\s]", "", regex=True), errors="coerce").to_numpy()
-        v.fail(np.isnan(value), lambda i: f"value_gbp {raw_value[i]!r} is not an amount in pounds")
+        n = pd.to_numeric(pd.Series(raw_n, dtype=object).str.replace(",", ""), errors="coerce").to_numpy(dtype=float)
+        v.fail(~np.isfinite(n) | (n != np.round(n)), lambda i: f"seizure_count {raw_n[i]!r} is not a whole number")
+        v.fail(n < 1, lambda i: f"seizure_count {raw_n[i]} is below 1")
+        v.fail(n > MAX_COUNT, lambda i: f"seizure_count {raw_n[i]} is implausibly large")
+        value = pd.to_numeric(pd.Series(raw_value, dtype=object).str.replace(r"[£,\s]", "", regex=True),
+                              errors="coerce").to_numpy(dtype=float)
+        v.fail(~np.isfinite(value), lambda i: f"value_gbp {raw_value[i]!r} is not an amount in pounds")
         v.fail(value < 0, lambda i: f"value_gbp {raw_value[i]!r} is negative")
+        v.fail(value >= MAX_GBP, lambda i: f"value_gbp {raw_value[i]!r} is implausibly large (£1 trillion or more)")
+        n = np.where(np.isfinite(n) & (n <= MAX_COUNT), n, 0)
         return {"source_id": sid, "seizure_count": np.nan_to_num(n).astype(int), "value_gbp": np.round(value, 2)}
     return _single_location_records(table, geo, today, checks)
 
@@ -314,7 +322,7 @@ def prepare_pas(table: SourceTable, geo: Geography, today: date) -> Prepared:
     respondents, agree = np.zeros(n, int), np.zeros(n, int)
     for i in np.flatnonzero(v.ok):
         try:
-            m = re.fullmatch(r"(\d{4})-(\d{2})", end_raw[i].strip()[:7]) if end_raw[i] else None
+            m = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", end_raw[i].strip()) if end_raw[i] else None
             if not m or not 1 <= int(m.group(2)) <= 12:
                 raise Reject(f"period_end {end_raw[i]!r} is not a month (YYYY-MM)")
             end = date(int(m.group(1)), int(m.group(2)), 1)
@@ -322,6 +330,9 @@ def prepare_pas(table: SourceTable, geo: Geography, today: date) -> Prepared:
                 raise Reject(f"period_end {end_raw[i]} does not end a calendar quarter (Mar, Jun, Sep, Dec)")
             if end > today.replace(day=1) or end.year < 2000:
                 raise Reject(f"period_end {end_raw[i]} is {'in the future' if end.year >= 2000 else 'before 2000'}")
+            if level[i] == "ward" and vintage[i].strip() not in ("", "2022"):
+                raise Reject(f"PAS ward results must use 2022 ward codes ({code_raw[i]} is given as {vintage[i]}): "
+                             "a survey percentage cannot be carried across boundary changes")
             place = (geo.ward(code_raw[i], vintage[i]) if level[i] == "ward" else geo.borough(code_raw[i]))
             r = int(_number(resp_raw[i], "respondents"))
             if r <= 0 or r != _number(resp_raw[i], "respondents"):
@@ -359,9 +370,12 @@ def prepare_pas(table: SourceTable, geo: Geography, today: date) -> Prepared:
 
 def _number(text: str, column_name: str) -> float:
     try:
-        return float(text.replace(",", ""))
+        value = float(text.replace(",", ""))
     except ValueError:
         raise Reject(f"{column_name} {text!r} is not a number") from None
+    if not np.isfinite(value) or abs(value) > MAX_COUNT:
+        raise Reject(f"{column_name} {text!r} is not a usable number")
+    return value
 
 
 def publish_pas(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
@@ -399,8 +413,8 @@ def prepare_mps_ward_crime(table: SourceTable, geo: Geography, today: date) -> P
     major, minor = column(table, "majortext"), column(table, "minortext")
     v.fail((major == "") | (minor == ""), "MajorText or MinorText is empty")
     counts = table.frame[months].apply(lambda s: pd.to_numeric(s.str.replace(",", ""), errors="coerce"))
-    values = counts.to_numpy()
-    bad = np.isnan(values) | (values < 0) | (values != np.round(values))
+    values = counts.to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values)) | (values > MAX_COUNT)
     v.fail(bad.any(axis=1), lambda i: f"month {months[int(np.argmax(bad[i]))]} has {table.frame[months].iloc[i, int(np.argmax(bad[i]))]!r}, "
                                       "not a whole number of offences")
     keys = pd.DataFrame({"w": code, "a": major, "b": minor})
@@ -410,20 +424,22 @@ def prepare_mps_ward_crime(table: SourceTable, geo: Geography, today: date) -> P
     wide = pd.DataFrame(values[ok], columns=[f"{c[:4]}-{c[4:]}-01" for c in months])
     wide["ward_code"], wide["major"], wide["minor"] = code[ok], major[ok], minor[ok]
     long = wide.melt(id_vars=["ward_code", "major", "minor"], var_name="month", value_name="offences")
-    long["offences"] = long["offences"].astype(int)
+    long["offences"] = long["offences"].astype(np.int64)
     return Prepared(long[["ward_code", "month", "major", "minor", "offences"]], v.rejected(table),
                     notes={"months": f"{months[0]}..{months[-1]}", "dropped_columns": table.dropped})
 
 
 def publish_mps_ward_crime(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
-    # A later file replaces the months it contains (the published file is a rolling 24 months).
+    # A later file replaces the cells it holds (the published file is a rolling 24 months).
     frame = prepared.records.copy()
     frame["batch_id"] = batch_id
     conn.execute("CREATE TEMP TABLE crime_stage (LIKE etl.recorded_crime) ON COMMIT DROP")
     _copy_frame(conn, "crime_stage", frame)
-    conn.execute("""DELETE FROM etl.recorded_crime c USING (SELECT DISTINCT month FROM crime_stage) m
-                    WHERE c.month = m.month""")
-    conn.execute("INSERT INTO etl.recorded_crime SELECT * FROM crime_stage")
+    # Replace exactly the (ward, month, category) cells this file loaded. A row that was quarantined
+    # keeps the values an earlier file published for it: one bad cell must not erase good months.
+    conn.execute("""INSERT INTO etl.recorded_crime SELECT * FROM crime_stage
+                    ON CONFLICT (ward_code, month, major, minor) DO UPDATE
+                    SET offences = EXCLUDED.offences, batch_id = EXCLUDED.batch_id""")
     _refresh(conn, ("drug_possession", "drug_trafficking", "drug_offences"), """
         SELECT CASE WHEN i.total THEN 'drug_offences'
                     WHEN c.minor = 'POSSESSION OF DRUGS' THEN 'drug_possession' ELSE 'drug_trafficking' END,
@@ -482,6 +498,9 @@ def publish_mps_lsoa_drug_annual(conn: psycopg.Connection, batch_id: int, prepar
     return []
 
 
+#: The messages ``run`` logs, in order: the CLI's progress bar counts them.
+STAGES = ("reading", "checking and locating", "publishing")
+
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("mps_ward_crime", "MPS Ward Level Crime, wide monthly file (real)", prepare_mps_ward_crime,
          publish_mps_ward_crime),
@@ -504,7 +523,7 @@ def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = 
     kind = KINDS[kind_name]
     if not path.is_file():
         raise EtlError(f"{path}: no such file")
-    today = today or date.today()
+    today = today or datetime.now(LONDON).date()  # the date in London, not the server's UTC date
     sha = db.sha256_file(path)
     url = settings.database_url
     timings: dict[str, float] = {}
@@ -521,7 +540,7 @@ def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = 
                                (kind.name, path.name, sha)).fetchone()["batch_id"]
         try:
             t0 = time.perf_counter()
-            log(f"reading {path.name}")
+            log("reading")
             source = read_table(path)
             timings["read"] = time.perf_counter() - t0
             with psycopg.connect(url, autocommit=False, row_factory=psycopg.rows.dict_row,
@@ -529,14 +548,14 @@ def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = 
                 t0 = time.perf_counter()
                 geo = Geography(conn)
                 geo.lsoa11_to_ward = _lsoa11_to_ward(conn) if kind.name == "mps_lsoa_drug_annual" else None
-                log(f"checking and locating {len(source):,} rows")
+                log("checking and locating")
                 prepared = kind.prepare(source, geo, today)
                 prepared.notes["source"] = source
                 if geo.snapped:
                     prepared.notes["points_snapped_to_nearest_ward"] = geo.snapped
                 timings["validate_locate"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                log("publishing (one transaction)")
+                log("publishing")
                 with conn.transaction():
                     # One run of a kind at a time: a second waits here, then sees the first's result.
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext('harmmap-etl'), hashtext(%s))", (kind.name,))

@@ -80,7 +80,7 @@ CLOSURES = pd.DataFrame([
     # bad rows, one defect each
     ("C1", "crack_house", "closure_order", "2024-05-04", "E05014118", "2022", "", "", "", "", "", ""),
     ("C7", "crack_house", "closure_order", "2024-05-04", "E05999999", "2022", "", "", "", "", "", ""),
-    ("C8", "crack_house", "closure_order", "2024-05-04", "", "", "51.5", "-0.12", "", "", "", ""),
+    ("C8", "crack_house", "closure_order", "2024-05-04", "", "", "51.5", "-0.12", "", "", "", "8 Quarantined Lane"),
     ("C9", "crack_house", "closure_order", "2024-05-04", "", "", "531000", "179000", "", "", "", ""),
     ("C10", "crack_house", "closure_order", "2031-01-01", "E05014118", "2022", "", "", "", "", "", ""),
     ("C11", "crack_house", "closure_order", "1999-12-31", "E05014118", "2022", "", "", "", "", "", ""),
@@ -139,7 +139,8 @@ def test_addresses_are_never_stored(etl, tmp_path):
     CLOSURES.to_csv(path, index=False)
     run(etl, "closures", path)
     stored = json.dumps(query(etl, "SELECT raw FROM etl.quarantine"), default=str)
-    assert "Example St" not in stored and "Fake Rd" not in stored and "address" not in stored.lower()
+    assert '"lat": "-0.12"' in stored  # the quarantined row C8 is there, whole...
+    assert "Quarantined Lane" not in stored and "address" not in stored.lower()  # ...but without its address
 
 
 def test_rerunning_the_same_file_changes_nothing(etl, tmp_path):
@@ -345,3 +346,162 @@ def test_cli_status_and_quarantine_csv(etl, tmp_path):
     assert quarantine.output.count("\n") == 12  # header + 11 rows
     bad = CliRunner().invoke(main, ["etl", "run", "nonsense", str(path)], env=env)
     assert bad.exit_code == 2 and "unknown kind 'nonsense'" in bad.output
+
+
+def test_same_content_under_another_name_is_unchanged(etl, tmp_path):
+    first, second = tmp_path / "closures_a.csv", tmp_path / "closures_copy.csv"
+    CLOSURES.to_csv(first, index=False)
+    CLOSURES.to_csv(second, index=False)
+    a = run(etl, "closures", first)
+    b = run(etl, "closures", second)
+    assert b.status == "unchanged" and b.same_as == a.batch_id
+
+
+def test_rerun_after_a_failed_run_loads(etl, tmp_path):
+    path = tmp_path / "closures.csv"
+    CLOSURES.drop(columns="stage").to_csv(path, index=False)
+    with pytest.raises(EtlError):
+        run(etl, "closures", path)
+    CLOSURES.to_csv(path, index=False)
+    assert run(etl, "closures", path).status == "published"
+
+
+def test_borough_only_counts_add_up_across_batches(etl, tmp_path):
+    for n, ids in enumerate((["B1", "B2"], ["B3"])):
+        path = tmp_path / f"closures_{n}.csv"
+        pd.DataFrame({"source_id": ids, "closure_type": "crack_house", "stage": "other", "date": "2024-07-01",
+                      "borough_code": "E09000022"}).to_csv(path, index=False)
+        run(etl, "closures", path)
+    rows = query(etl, "SELECT ward_code, value FROM harm.indicator_month WHERE indicator = 'crack_house_closures'")
+    assert rows == [{"ward_code": None, "value": 3}]
+
+
+def test_hostile_numbers_are_quarantined_not_crashes(etl, tmp_path):
+    seizures = pd.DataFrame([
+        ("S1", "2025-03-01", "inf", "10", "E09000022"), ("S2", "2025-03-01", "1", "1e20", "E09000022"),
+        ("S3", "2025-03-01", "1", "inf", "E09000022"), ("S4", "2025-03-01", "1e12", "5", "E09000022"),
+        ("S5", "2025-03-01", "1", "5", "E09000022"),
+    ], columns=["source_id", "date", "seizure_count", "value_gbp", "borough_code"])
+    path = tmp_path / "seizures.csv"
+    seizures.to_csv(path, index=False)
+    report = run(etl, "seizures", path)
+    assert (report.rows_loaded, report.rows_quarantined) == (1, 4)
+    pas = pd.DataFrame([("quarter", "2025-06", "ward", "E05014118", "drug_problem", "nan", "1"),
+                        ("quarter", "2025-06", "ward", "E05014118", "tackle_dealing", "20", "inf")],
+                       columns=["period_type", "period_end", "geography_level", "geography_code", "measure",
+                                "respondents", "agree_count"])
+    path = tmp_path / "pas.csv"
+    pas.to_csv(path, index=False)
+    report = run(etl, "pas", path)
+    assert (report.rows_loaded, report.rows_quarantined) == (0, 2)
+
+
+def test_pas_ward_results_must_be_2022_codes(etl, tmp_path):
+    path = tmp_path / "pas.csv"
+    pd.DataFrame([("quarter", "2025-06", "ward", "E05000416", "2018", "drug_problem", "20", "5")],
+                 columns=["period_type", "period_end", "geography_level", "geography_code", "ward_vintage",
+                          "measure", "respondents", "agree_count"]).to_csv(path, index=False)
+    report = run(etl, "pas", path)
+    assert "must use 2022 ward codes" in reasons(etl, report.batch_id)[2]
+
+
+def test_blank_lines_keep_line_numbers_right(etl, tmp_path):
+    path = tmp_path / "closures.csv"
+    head = "source_id,closure_type,stage,date,ward_code,ward_vintage\n"
+    path.write_text(head + "A1,crack_house,other,2024-01-01,E05014118,2022\n\n"
+                    + "A2,crack_house,other,2024-01-01,E05999999,2022\n")
+    report = run(etl, "closures", path)
+    assert list(reasons(etl, report.batch_id)) == [4]
+
+
+def test_percent_formatted_xlsx_cells_mean_what_they_show(etl, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["period_type", "period_end", "geography_level", "geography_code", "measure", "respondents",
+                  "agree_pct"])
+    sheet.append(["quarter", "2025-06", "ward", "E05014118", "drug_problem", 20, 0.45])
+    sheet["G2"].number_format = "0%"
+    path = tmp_path / "pas.xlsx"
+    book.save(path)
+    run(etl, "pas", path)
+    assert query(etl, "SELECT agree_count FROM etl.pas_result")[0]["agree_count"] == 9  # 45% of 20
+
+
+def test_null_date_in_a_geopackage_is_one_bad_row(etl, tmp_path):
+    frame = gpd.GeoDataFrame({"source_id": ["G1", "G2"], "closure_type": ["crack_house"] * 2,
+                              "stage": ["other"] * 2, "date": pd.to_datetime(["2024-03-01", None])},
+                             geometry=[Point(-0.1145, 51.4613)] * 2, crs=4326)
+    path = tmp_path / "closures.gpkg"
+    frame.to_file(path)
+    report = run(etl, "closures", path)
+    assert (report.rows_loaded, report.rows_quarantined) == (1, 1)
+    assert "date is empty" in reasons(etl, report.batch_id)[2]
+
+
+def test_mps_rows_quarantined_later_keep_their_published_months(etl, settings, tmp_path):
+    path = settings.geodata_dir / "crime/mps_ward_level_crime_2024-03_to_2026-03.csv"
+    run(etl, "mps_ward_crime", path)
+    before = query(etl, "SELECT sum(value) AS v FROM harm.indicator_month WHERE indicator = 'drug_offences'")[0]["v"]
+    source = pd.read_csv(path, dtype=str)
+    row = source.index[(source["WardCode"] == "E05013570") & (source["MinorText"] == "POSSESSION OF DRUGS")][0]
+    source.loc[row, "202403"] = "n/a"
+    source.loc[source.index[100], "WardCode"] = "E05999999"
+    dup = source.iloc[[200]]
+    bad = tmp_path / "mps_ward_level_crime_bad.csv"
+    pd.concat([source, dup]).to_csv(bad, index=False)
+    report = run(etl, "mps_ward_crime", bad)
+    got = reasons(etl, report.batch_id)
+    assert report.rows_quarantined == 3
+    assert any("month 202403 has 'n/a'" in r for r in got.values())
+    assert any("'E05999999' is not a 2022 ward" in r for r in got.values())
+    assert any("duplicate row for ward" in r for r in got.values())
+    after = query(etl, "SELECT sum(value) AS v FROM harm.indicator_month WHERE indicator = 'drug_offences'")[0]["v"]
+    assert after == before  # nothing the earlier file published was lost
+
+
+def test_lsoa_file_quarantine_reasons(etl, tmp_path):
+    path = tmp_path / "lsoa.csv"
+    path.write_text("LSOA11CD,2019,2020\nE01000006,5,6\nE01999999,1,1\nE01000007,-3,1\nE01000006,1,1\n")
+    report = run(etl, "mps_lsoa_drug_annual", path)
+    got = reasons(etl, report.batch_id)
+    assert (report.rows_loaded, report.rows_quarantined) == (1, 3)
+    assert "not in the LSOA 2011 lookup" in got[3] and "not a count" in got[4] and "duplicate LSOA11CD" in got[5]
+
+
+def test_2014_ward_codes_are_carried_to_2022(etl, tmp_path):
+    path = tmp_path / "closures.csv"
+    pd.DataFrame({"source_id": ["W14"], "closure_type": ["crack_house"], "stage": ["other"], "date": ["2024-01-01"],
+                  "ward_code": ["E05000416"], "ward_vintage": ["2014"]}).to_csv(path, index=False)
+    run(etl, "closures", path)
+    assert query(etl, "SELECT ward_code FROM etl.closure")[0]["ward_code"] == "E05014118"
+
+
+def test_synthetic_set_quarantines_exactly_its_planted_bad_rows(etl, settings, tmp_path):
+    from harmmap.cli import main
+
+    env = {"HARMMAP_DATABASE_URL": settings.database_url}
+    out = tmp_path / "synthetic"
+    assert CliRunner().invoke(main, ["synth", "--seed", "5", "--out", str(out)], env=env).exit_code == 0
+    result = CliRunner().invoke(main, ["etl", "run-all", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    for kind in ("closures", "disruptions", "pas", "seizures"):
+        expected = pd.read_csv(out / f"_expected_quarantine_{kind}.csv")
+        batch = query(etl, "SELECT batch_id, synthetic FROM etl.batch WHERE job = %s AND status = 'published'", (kind,))[0]
+        assert batch["synthetic"] is True
+        got = reasons(etl, batch["batch_id"])
+        planted = {int(str(p).split()[-1]) for p in expected["line_or_feature"]}
+        assert set(got) == planted, kind
+
+
+def test_run_all_carries_on_past_a_bad_file(etl, tmp_path):
+    from harmmap.cli import main
+
+    (tmp_path / "closures_0bad.csv").write_text("source_id,closure_type\n")
+    CLOSURES.iloc[:2].to_csv(tmp_path / "closures_1good.csv", index=False)
+    result = CliRunner().invoke(main, ["etl", "run-all", str(tmp_path)], env={"HARMMAP_DATABASE_URL": etl.database_url})
+    assert result.exit_code == 1 and "1 of 2 file(s) failed: closures_0bad.csv" in result.output
+    assert query(etl, "SELECT count(*) AS n FROM etl.closure")[0]["n"] == 2
+    quarantine = CliRunner().invoke(main, ["etl", "quarantine", "--batch", "99999"], env={"HARMMAP_DATABASE_URL": etl.database_url})
+    assert quarantine.exit_code == 0 and "nothing to show" in quarantine.output
