@@ -59,6 +59,9 @@ class SourceTable:
     geometry: list[Any] | None = None  # shapely geometry per row (vector files), else None
     epsg: int | None = None
     dropped: list[str] = field(default_factory=list)
+    #: Rows that could not even be split into the header's columns: quarantined as they are.
+    unparsed: list["Rejected"] = field(default_factory=list)
+    encoding: str = ""
 
     def raw(self, i: int) -> dict[str, Any]:
         """The row as read (address columns were dropped on reading, so they are never stored)."""
@@ -68,15 +71,23 @@ class SourceTable:
         return row
 
     def __len__(self) -> int:
+        """Rows parsed into columns (what the checks run over)."""
         return len(self.frame)
+
+    @property
+    def rows_read(self) -> int:
+        """Every source row: parsed, or not parseable (quarantined as is)."""
+        return len(self.frame) + len(self.unparsed)
 
 
 def read_table(path: Path) -> SourceTable:
     suffix = path.suffix.lower()
     geometry, epsg = None, None
+    unparsed: list[Rejected] = []
+    encoding = ""
     try:
         if suffix == ".csv":
-            frame, places = _read_csv_fast(path)
+            frame, places, unparsed, encoding = _read_csv(path)
         elif suffix in (".xlsx", ".xlsm"):
             frame, places = _read_xlsx(path)
         elif suffix in (".geojson", ".json", ".gpkg"):
@@ -101,28 +112,61 @@ def read_table(path: Path) -> SourceTable:
     frame = frame.drop(columns=dropped)
     if suffix != ".csv":  # the CSV reader has already trimmed, in Arrow
         frame = frame.fillna("").astype(str).apply(lambda col: col.str.strip()).astype(object)
-    return SourceTable(path, frame.reset_index(drop=True), places, geometry, epsg, dropped)
+    return SourceTable(path, frame.reset_index(drop=True), places, geometry, epsg, dropped, unparsed, encoding)
 
 
-def _read_csv_fast(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Every cell as trimmed text, '' for empty, read and trimmed in Arrow (C++): a million rows in ~1 s.
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], list[Rejected], str]:
+    """Every cell as trimmed text ('' for empty), where each row is, the rows that could not be parsed
+    (wrong number of fields: quarantined, not fatal), and the encoding used.
+
+    UTF-8 first; a file that is not UTF-8 is read as Windows-1252, which is what Excel's
+    "CSV (Comma delimited)" writes (a £ sign is the usual giveaway).
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            frame, places, ragged = _read_csv_fast(path, encoding)
+        except UnicodeDecodeError:
+            continue
+        except Exception as e:  # noqa: BLE001 - Arrow reports bad UTF-8 as ArrowInvalid
+            if "utf" in str(e).lower() and encoding != "cp1252":
+                continue
+            raise
+        if ragged:  # Arrow cannot say where the ragged rows are: read again, slowly but exactly
+            frame, places, unparsed = _read_csv_slow(path, encoding)
+            return frame, places, unparsed, encoding
+        return frame, places, [], encoding
+    raise EtlError(f"{path.name}: cannot decode it as UTF-8 or Windows-1252 text")
+
+
+def _read_csv_fast(path: Path, encoding: str) -> tuple[pd.DataFrame, list[str], int]:
+    """Read and trim in Arrow (C++): a million rows in about a second.
 
     Blank lines are skipped but still counted, so "line n" is the line a person sees in an editor.
     If a quoted value holds a line break, lines and rows no longer match one to one, and rows are
-    named "row n" (n-th data row) instead.
+    named "row n" (n-th data row) instead. Returns the count of ragged rows (skipped here).
     """
+    import csv as csv_text
+
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv
 
-    import csv as csv_text
-
     with path.open("rb") as f:
-        names = next(csv_text.reader([f.readline().decode("utf-8-sig")]), [])
-    table = csv.read_csv(path, read_options=csv.ReadOptions(encoding="utf-8-sig"),
-                         parse_options=csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        names = next(csv_text.reader([f.readline().decode(encoding)]), [])
+    ragged = 0
+
+    def skip(_row: Any) -> str:
+        nonlocal ragged
+        ragged += 1
+        return "skip"
+
+    table = csv.read_csv(path, read_options=csv.ReadOptions(encoding=encoding),
+                         parse_options=csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
+                                                        invalid_row_handler=skip),
                          convert_options=csv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                             strings_can_be_null=False, quoted_strings_can_be_null=False))
+    if ragged:
+        return pd.DataFrame(), [], ragged
     columns = {n: pc.utf8_trim_whitespace(table.column(n)).to_numpy(zero_copy_only=False) for n in table.column_names}
     # Plain object arrays: pandas 3 would otherwise store Arrow strings and copy on every access.
     frame = pd.DataFrame(columns, dtype=object)
@@ -138,7 +182,30 @@ def _read_csv_fast(path: Path) -> tuple[pd.DataFrame, list[str]]:
         places = [f"line {n}" for n in line_numbers[~blank]]
     else:
         places = [f"row {i + 1}" for i in range(int((~blank).sum()))]
-    return frame[~blank].reset_index(drop=True), places
+    return frame[~blank].reset_index(drop=True), places, 0
+
+
+def _read_csv_slow(path: Path, encoding: str) -> tuple[pd.DataFrame, list[str], list[Rejected]]:
+    """Python's csv module, which knows each record's line: used when some rows are ragged."""
+    import csv as csv_text
+
+    rows, places, unparsed = [], [], []
+    with path.open(newline="", encoding=encoding) as f:
+        reader = csv_text.reader(f)
+        header = next(reader, [])
+        start = reader.line_num + 1
+        for record in reader:
+            place = f"line {start}"
+            start = reader.line_num + 1
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(header):
+                unparsed.append(Rejected(place, {"line": ",".join(record)[:2000]},
+                                         f"{len(record)} fields where the header has {len(header)}"))
+                continue
+            rows.append([cell.strip() for cell in record])
+            places.append(place)
+    return pd.DataFrame(rows, columns=header, dtype=object), places, unparsed
 
 
 def _read_xlsx(path: Path) -> tuple[pd.DataFrame, list[str]]:

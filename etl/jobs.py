@@ -81,6 +81,7 @@ class BatchReport:
     same_as: int | None = None
     dropped_columns: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    encoding: str = ""
 
     def lines(self) -> list[str]:
         if self.status == "unchanged":
@@ -88,6 +89,8 @@ class BatchReport:
         out = [f"{self.kind} {self.file_name}: batch {self.batch_id} {self.status}: read {self.rows_read:,} = "
                f"loaded {self.rows_loaded:,} + quarantined {self.rows_quarantined:,}"
                f"{' (SYNTHETIC data)' if self.synthetic else ''} in {sum(self.seconds.values()):.1f} s"]
+        if self.encoding:
+            out.append(f"  read as {self.encoding}: the file is not UTF-8 (Excel's 'CSV (Comma delimited)' writes this)")
         if self.dropped_columns:
             out.append(f"  dropped column(s) {', '.join(self.dropped_columns)}: addresses are never stored")
         if self.rows_quarantined:
@@ -559,11 +562,13 @@ def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = 
                 with conn.transaction():
                     # One run of a kind at a time: a second waits here, then sees the first's result.
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext('harmmap-etl'), hashtext(%s))", (kind.name,))
-                    rejected = prepared.rejected + kind.publish(conn, batch_id, prepared)
+                    rejected = source.unparsed + prepared.rejected + kind.publish(conn, batch_id, prepared)
                     write_quarantine(conn, batch_id, rejected)
-                    read, quarantined = len(source), len(rejected)
+                    read, quarantined = source.rows_read, len(rejected)
                     timings["publish"] = time.perf_counter() - t0
                     notes = {k: v for k, v in prepared.notes.items() if k != "source"}
+                    if source.encoding and source.encoding != "utf-8-sig":
+                        notes["encoding"] = f"read as {source.encoding} (not UTF-8)"
                     notes["seconds"] = {k: round(v, 3) for k, v in timings.items()}
                     conn.execute("""UPDATE etl.batch SET status = 'published', finished_at = clock_timestamp(),
                                         rows_read = %s, rows_loaded = %s, rows_quarantined = %s, synthetic = %s, notes = %s
@@ -574,7 +579,8 @@ def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = 
                         "WHERE batch_id = %s", (f"{type(e).__name__}: {e}"[:2000], batch_id))
             raise
     return BatchReport(batch_id, kind.name, path.name, "published", read, read - quarantined, quarantined,
-                       prepared.synthetic, dropped_columns=source.dropped, seconds=timings)
+                       prepared.synthetic, dropped_columns=source.dropped, seconds=timings,
+                       encoding=source.encoding if source.encoding not in ("", "utf-8-sig") else "")
 
 
 def _lsoa11_to_ward(conn: psycopg.Connection) -> pd.DataFrame:

@@ -505,3 +505,28 @@ def test_run_all_carries_on_past_a_bad_file(etl, tmp_path):
     assert query(etl, "SELECT count(*) AS n FROM etl.closure")[0]["n"] == 2
     quarantine = CliRunner().invoke(main, ["etl", "quarantine", "--batch", "99999"], env={"HARMMAP_DATABASE_URL": etl.database_url})
     assert quarantine.exit_code == 0 and "nothing to show" in quarantine.output
+
+
+def test_excel_style_cp1252_csv_is_read_and_said(etl, tmp_path):
+    path = tmp_path / "seizures.csv"
+    text = "source_id,date,seizure_count,value_gbp,borough_code\nX1,2025-03-01,1,£1,250,E09000022\n"
+    path.write_bytes(text.replace("£1,250", '"£1,250"').encode("cp1252"))
+    report = run(etl, "seizures", path)
+    assert (report.rows_loaded, report.encoding) == (1, "cp1252")
+    assert query(etl, "SELECT value_gbp FROM etl.asset_seizure")[0]["value_gbp"] == 1250
+
+
+def test_ragged_rows_are_quarantined_with_their_line_not_fatal(etl, tmp_path):
+    path = tmp_path / "closures.csv"
+    path.write_text("source_id,closure_type,stage,date,ward_code,ward_vintage\n"
+                    "R1,crack_house,other,2024-01-01,E05014118,2022\n"
+                    "R2,crack_house,other\n"
+                    "\n"
+                    "R3,crack_house,other,2024-01-01,E05014118,2022,extra\n"
+                    "R4,crack_house,other,2024-01-01,E05999999,2022\n")
+    report = run(etl, "closures", path)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (4, 1, 3)
+    got = reasons(etl, report.batch_id)
+    assert got[3] == "line 3: 3 fields where the header has 6"
+    assert got[5] == "line 5: 7 fields where the header has 6"
+    assert got[6].startswith("line 6: ward_code E05999999")
