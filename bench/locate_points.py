@@ -35,12 +35,6 @@ REPEATS = 3
 CELL_SIZES_M = (200.0, 100.0, 50.0, 25.0)
 _COPY_CHUNK = 100_000
 
-WARDS_SQL = """
-SELECT ward_code, ST_AsBinary(geom) AS wkb
-FROM geo.ward
-WHERE vintage = %(vintage)s
-ORDER BY ward_code
-"""
 
 NAIVE_JOIN_SQL = """
 SELECT p.id, w.ward_code
@@ -161,7 +155,7 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
     with db.connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
         facts = machine_facts(conn)
         t = time.perf_counter()
-        rows = conn.execute(WARDS_SQL, {"vintage": VINTAGE}).fetchall()
+        rows = conn.execute(db.query("ward_geometries"), {"vintage": VINTAGE}).fetchall()
         read_s = time.perf_counter() - t
         if not rows:
             raise LookupError(f"no {VINTAGE} wards in {db.describe(settings.database_url)} -- run `make bench` "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -259,55 +259,8 @@ def require_columns(table: SourceTable, *groups: Sequence[str]) -> None:
 
 # --- row checks (raise Reject with the reason) ---------------------------------------------------------
 
-def parse_date(text: str, today: date, column: str = "date") -> date:
-    text = text.strip()
-    if not text:
-        raise Reject(f"{column} is empty")
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            value = datetime.strptime(text, fmt).date()
-            break
-        except ValueError:
-            continue
-    else:
-        raise Reject(f"{column} {text!r} is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
-    if value > today:
-        raise Reject(f"{column} {value.isoformat()} is in the future")
-    if value < EARLIEST:
-        raise Reject(f"{column} {value.isoformat()} is before 2000")
-    return value
 
 
-def choice(text: str, allowed: Iterable[str], column: str) -> str:
-    value = normalise_column(text)
-    allowed = tuple(allowed)
-    if value not in allowed:
-        shown = repr(text) if text else "empty"
-        raise Reject(f"{column} {shown} is not one of {', '.join(allowed)}")
-    return value
-
-
-def whole_number(text: str, column: str, minimum: int = 0) -> int:
-    try:
-        value = float(text.replace(",", ""))
-    except ValueError:
-        raise Reject(f"{column} {text!r} is not a number") from None
-    if not value.is_integer():
-        raise Reject(f"{column} {text!r} is not a whole number")
-    if value < minimum:
-        raise Reject(f"{column} {int(value)} is below {minimum}")
-    return int(value)
-
-
-def money(text: str, column: str) -> float:
-    cleaned = text.replace("£", "").replace(",", "").strip()
-    try:
-        value = float(cleaned)
-    except ValueError:
-        raise Reject(f"{column} {text!r} is not an amount in pounds") from None
-    if value < 0:
-        raise Reject(f"{column} {text!r} is negative")
-    return round(value, 2)
 
 
 # --- geography ------------------------------------------------------------------------------------
@@ -353,11 +306,15 @@ class Geography:
                          conn.execute("SELECT borough_code, borough_name FROM geo.borough")}
         self.borough_by_name = {_name_key(n): c for c, n in self.boroughs.items()}
         self.locator = WardLocator.from_db(conn, CURRENT_VINTAGE)
-        rows = conn.execute("SELECT ward_code, ST_AsBinary(geom) AS wkb FROM geo.ward WHERE vintage = %s ORDER BY ward_code",
-                            (CURRENT_VINTAGE,)).fetchall()
-        self._codes = np.array([r["ward_code"] for r in rows], dtype=object)
-        self._tree = shapely.STRtree(shapely.from_wkb([r["wkb"] for r in rows]))
+        # The nearest-ward fallback searches the locator's own polygons: no second read of geo.ward.
+        self._codes = np.asarray(self.locator.codes, dtype=object)
+        self._tree = shapely.STRtree(self.locator.geoms)
         self.snapped = 0
+        # LSOA 2011 -> LSOA 2021 -> 2022 ward, for the annual MPS series (about 5,000 rows).
+        self.lsoa11_to_ward = pd.DataFrame(conn.execute("""
+            SELECT k.lsoa11_code, l.ward_code_2022 AS ward_code, k.weight
+            FROM geo.lsoa11_lsoa21 k JOIN geo.lsoa21 l ON l.lsoa_code = k.lsoa21_code""").fetchall(),
+            columns=["lsoa11_code", "ward_code", "weight"])
 
     def locate_codes(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """2022 ward codes of BNG points; None where a point is neither in a ward nor within SNAP_M of one."""

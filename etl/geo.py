@@ -24,7 +24,7 @@ import pyogrio
 import shapely
 from psycopg.types.json import Jsonb
 
-from harmmap.db import require_schema, sha256_file
+from harmmap.db import query, require_schema, sha256_file
 from harmmap.domain import SIMPLIFY_TOLERANCES_M
 
 ACCEPTED_EPSG = (4326, 27700)
@@ -367,8 +367,7 @@ def _simplified(conn: psycopg.Connection, vintage: int) -> int:
     PostGIS 3.3 has no ST_CoverageSimplify; shapely's GEOS (>= 3.12) does it. Per-ward
     ST_SimplifyPreserveTopology would open hairline gaps between neighbours at map scale.
     """
-    rows = conn.execute("SELECT ward_code, ST_AsBinary(geom) AS wkb FROM geo.ward WHERE vintage = %s ORDER BY ward_code",
-                        (vintage,)).fetchall()
+    rows = conn.execute(query("ward_geometries"), {"vintage": vintage}).fetchall()
     codes = [r["ward_code"] for r in rows]
     geoms = shapely.from_wkb([r["wkb"] for r in rows])
     n = 0

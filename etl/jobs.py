@@ -550,7 +550,6 @@ def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = 
                                  application_name=f"harmmap-etl-{batch_id}") as conn:
                 t0 = time.perf_counter()
                 geo = Geography(conn)
-                geo.lsoa11_to_ward = _lsoa11_to_ward(conn) if kind.name == "mps_lsoa_drug_annual" else None
                 log("checking and locating")
                 prepared = kind.prepare(source, geo, today)
                 prepared.notes["source"] = source
@@ -582,11 +581,6 @@ def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = 
                        prepared.synthetic, dropped_columns=source.dropped, seconds=timings,
                        encoding=source.encoding if source.encoding not in ("", "utf-8-sig") else "")
 
-
-def _lsoa11_to_ward(conn: psycopg.Connection) -> pd.DataFrame:
-    rows = conn.execute("""SELECT k.lsoa11_code, l.ward_code_2022 AS ward_code, k.weight
-                           FROM geo.lsoa11_lsoa21 k JOIN geo.lsoa21 l ON l.lsoa_code = k.lsoa21_code""").fetchall()
-    return pd.DataFrame(rows, columns=["lsoa11_code", "ward_code", "weight"])
 
 
 def kind_of_file(path: Path) -> str | None:

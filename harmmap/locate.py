@@ -21,6 +21,8 @@ import numpy as np
 import psycopg
 import shapely
 
+from harmmap import db
+
 #: Cell value meaning "no ward intersects any point of this cell". Ward cells hold the ward index
 #: (>= 0); a cell that a boundary touches holds ``-2 - k``, where ``k`` is its row in the candidate table.
 OUTSIDE = -1
@@ -35,12 +37,6 @@ _MAX_CELLS = 2**28
 #: Above this many point-ward pairs per ward, exact tests are grouped by ward (see _intersects_pairs).
 _PAIRS_PER_WARD_TO_GROUP = 64
 
-_WARDS_SQL = """
-SELECT ward_code, ST_AsBinary(geom) AS wkb
-FROM geo.ward
-WHERE vintage = %(vintage)s
-ORDER BY ward_code
-"""
 
 
 class WardLocator:
@@ -175,7 +171,7 @@ class WardLocator:
         LookupError
             If the database holds no wards of that vintage (reference data not loaded).
         """
-        rows = conn.execute(_WARDS_SQL, {"vintage": vintage}).fetchall()
+        rows = conn.execute(db.query("ward_geometries"), {"vintage": vintage}).fetchall()
         if not rows:
             raise LookupError(f"no {vintage} wards in geo.ward -- run `harmmap geo load` first")
         codes = [r["ward_code"] for r in rows]
