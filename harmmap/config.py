@@ -13,6 +13,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from harmmap import periods
+from harmmap.indicators import WeightsError, parse_weights
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/harmmap"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +42,13 @@ class Settings:
     pool_max_size: int = 8
     #: Seconds to wait for a database connection before answering 503 / failing a command.
     db_timeout_s: float = 5.0
+    #: Harm index weights, "indicator=weight,..."; empty means the documented defaults (harmmap/indicators.py).
+    index_weights: str = ""
+    #: Baseline financial year of the strategy's three-year targets.
+    target_baseline: str = "FY2023/24"
+    #: Permutations for the hotspot pseudo p-values (Gi*, Local Moran), and the seed that makes them repeatable.
+    hotspot_permutations: int = 999
+    hotspot_seed: int = 2026
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +103,23 @@ class Settings:
             raise SettingsError("HARMMAP_SECRET_KEY is required when HARMMAP_ENVIRONMENT=production")
         if not 1 <= self.pool_min_size <= self.pool_max_size:
             raise SettingsError("need 1 <= HARMMAP_POOL_MIN_SIZE <= HARMMAP_POOL_MAX_SIZE")
+        try:
+            self.weights
+        except WeightsError as e:
+            raise SettingsError(str(e)) from e
+        try:
+            baseline = periods.parse(self.target_baseline)
+        except periods.PeriodError as e:
+            raise SettingsError(f"HARMMAP_TARGET_BASELINE: {e}") from e
+        if baseline.kind != "fy":
+            raise SettingsError(f"HARMMAP_TARGET_BASELINE must be a financial year like FY2023/24, not {self.target_baseline!r}")
+        if not 99 <= self.hotspot_permutations <= 99_999:
+            raise SettingsError("HARMMAP_HOTSPOT_PERMUTATIONS must be between 99 and 99999")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Harm index weights by indicator slug (only those above 0)."""
+        return parse_weights(self.index_weights)
 
     @property
     def is_production(self) -> bool:
