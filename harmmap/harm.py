@@ -1,0 +1,501 @@
+"""From published monthly indicators to the harm index tables: pure, frames in and frames out.
+
+``build_index`` is what ``harmmap index publish`` runs between reading ``harm.indicator_month`` /
+``etl.pas_result`` and writing the ``harm.*`` index tables, and what the publish benchmark runs on a
+generated national-size set. It loops over periods; everything inside a period is vectorised over wards.
+The formulas live in :mod:`harmmap.scoring`, :mod:`harmmap.hotspots` and :mod:`harmmap.targets`; this
+module only decides what goes into them (see docs/methodology.md).
+
+Rules decided here:
+
+* The ranked wards are those of the MPS area (``in_area``): the City of London has its own police force,
+  so its wards are published with no score, never as "zero harm".
+* An indicator is used for a period only when its data cover every month of it (coverage is its first to
+  last month with any record London-wide). PAS is quarterly, so it is used for quarters, financial years and
+  rolling 12 months ending at a quarter end, never for single months. Weights are renormalised over what a
+  period has, and the period says which indicators it used and dropped.
+* Borough-only records (no ward) count in the borough and London figures, never in a ward.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from harmmap import hotspots, scoring, targets
+from harmmap.indicators import BY_SLUG, INDICATORS, Indicator
+from harmmap.periods import KINDS, Period, complete_periods, month_index
+
+LONDON = "london"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    weights: Mapping[str, float]
+    #: First financial year of the strategy's three-year targets.
+    baseline: Period
+    permutations: int = 999
+    kinds: Sequence[str] = KINDS
+    #: Each weight is moved by this share for the robustness check.
+    robustness_delta: float = 0.2
+
+
+@dataclass(frozen=True)
+class IndexInputs:
+    """What the index is built from. Ward codes are 2022 wards; months are first days of months.
+
+    wards: index ward_code; borough_code, population (Census 2021 usual residents), in_area (bool)
+    monthly: indicator, month, borough_code, ward_code (None for borough-only records), value, synthetic
+    pas: period_type ("quarter" | "r12"), period_end (first day of the last month), geography_level
+        ("ward" | "borough"), geography_code, borough_code, measure, respondents, agree_count, synthetic
+    networks: month, borough_code, network_ref, synthetic (one row per disruption location)
+    seizures: month, borough_code, value_gbp, synthetic (one row per seizure record)
+    """
+
+    wards: pd.DataFrame
+    contiguity: hotspots.Contiguity
+    monthly: pd.DataFrame
+    pas: pd.DataFrame
+    networks: pd.DataFrame
+    seizures: pd.DataFrame
+
+
+@dataclass
+class IndexTables:
+    periods: pd.DataFrame
+    ward_index: pd.DataFrame
+    ward_indicator: pd.DataFrame
+    area_indicator: pd.DataFrame
+    targets: pd.DataFrame
+    robustness: pd.DataFrame
+    #: slug -> {"first": date, "last": date, "synthetic": bool, "weight": float}
+    indicators: dict[str, dict] = field(default_factory=dict)
+    #: seconds spent per part of the build (figures, index, hotspots, robustness, targets)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.periods["synthetic"].any()) if len(self.periods) else False
+
+
+# --- series: one indicator as ward x month and borough x month arrays ------------------------------
+
+@dataclass
+class _Series:
+    indicator: Indicator
+    first: date | None
+    last: date | None
+    synthetic: bool
+    ward: np.ndarray                 # wards x months: counts, pounds or agreeing respondents
+    borough: np.ndarray              # boroughs x months: borough-only records (counts) / borough PAS agree
+    ward_n: np.ndarray | None = None     # PAS: respondents at quarter-end months
+    borough_n: np.ndarray | None = None  # PAS: borough r12 respondents at r12-end months
+    borough_r12: np.ndarray | None = None  # PAS: bool, a borough r12 row exists at that month
+
+    def covers(self, p: Period) -> bool:
+        if self.first is None or not (self.first <= p.first and p.last <= self.last):
+            return False
+        if self.indicator.kind == "survey":
+            return p.kind != "month" and p.first.month % 3 == 1
+        return True
+
+
+class _Axis:
+    def __init__(self, first: date, last: date) -> None:
+        self.first, self.last, self.n = first, last, month_index(last) - month_index(first) + 1
+
+    def pos(self, month: date) -> int:
+        return month_index(month) - month_index(self.first)
+
+    def positions(self, months: pd.Series) -> np.ndarray:
+        m = pd.to_datetime(months)
+        return (m.dt.year * 12 + m.dt.month - 1).to_numpy() - month_index(self.first)
+
+    def window(self, p: Period) -> slice:
+        return slice(self.pos(p.first), self.pos(p.last) + 1)
+
+
+def _month_range(inputs: IndexInputs) -> tuple[date, date] | None:
+    months = [pd.to_datetime(inputs.monthly["month"])] if len(inputs.monthly) else []
+    if len(inputs.pas):
+        ends = pd.to_datetime(inputs.pas["period_end"])
+        months += [ends, ends - pd.DateOffset(months=2)]
+    if not months:
+        return None
+    allm = pd.concat(months)
+    return allm.min().date(), allm.max().date()
+
+
+def _series(inputs: IndexInputs, axis: _Axis, ward_pos: pd.Series, borough_pos: pd.Series) -> dict[str, _Series]:
+    n_w, n_b = len(ward_pos), len(borough_pos)
+    out: dict[str, _Series] = {}
+    monthly = inputs.monthly
+    for ind in INDICATORS:
+        ward, borough = np.zeros((n_w, axis.n)), np.zeros((n_b, axis.n))
+        if ind.kind == "survey":
+            rows = inputs.pas[inputs.pas["measure"] == ind.source]
+            wq = rows[(rows["geography_level"] == "ward") & (rows["period_type"] == "quarter")]
+            wq = wq[wq["geography_code"].isin(ward_pos.index)]
+            ward_n = np.zeros((n_w, axis.n))
+            wi, mi = ward_pos.loc[wq["geography_code"]].to_numpy(), axis.positions(wq["period_end"])
+            np.add.at(ward, (wi, mi), wq["agree_count"].to_numpy(float))
+            np.add.at(ward_n, (wi, mi), wq["respondents"].to_numpy(float))
+            br = rows[(rows["geography_level"] == "borough") & (rows["period_type"] == "r12")]
+            br = br[br["geography_code"].isin(borough_pos.index)]
+            borough_n, has = np.zeros((n_b, axis.n)), np.zeros((n_b, axis.n), bool)
+            bi, bm = borough_pos.loc[br["geography_code"]].to_numpy(), axis.positions(br["period_end"])
+            borough[bi, bm], borough_n[bi, bm], has[bi, bm] = br["agree_count"], br["respondents"], True
+            if len(wq):
+                ends = pd.to_datetime(wq["period_end"])
+                first, last = (ends.min() - pd.DateOffset(months=2)).date(), ends.max().date()
+            else:
+                first = last = None
+            out[ind.slug] = _Series(ind, first, last, bool(rows["synthetic"].any()), ward, borough,
+                                    ward_n, borough_n, has)
+            continue
+        rows = monthly[monthly["indicator"] == ind.source]
+        if len(rows):
+            first, last = pd.to_datetime(rows["month"]).min().date(), pd.to_datetime(rows["month"]).max().date()
+        else:
+            first = last = None
+        at_ward = rows["ward_code"].notna() & rows["ward_code"].isin(ward_pos.index)
+        wr, br = rows[at_ward], rows[~at_ward & rows["borough_code"].isin(borough_pos.index)]
+        np.add.at(ward, (ward_pos.loc[wr["ward_code"]].to_numpy(), axis.positions(wr["month"])),
+                  wr["value"].to_numpy(float))
+        np.add.at(borough, (borough_pos.loc[br["borough_code"]].to_numpy(), axis.positions(br["month"])),
+                  br["value"].to_numpy(float))
+        out[ind.slug] = _Series(ind, first, last, bool(rows["synthetic"].any()), ward, borough)
+    return out
+
+
+# --- per period ----------------------------------------------------------------------------------
+
+def _harm_value(ind: Indicator, rate_or_pct: np.ndarray) -> np.ndarray:
+    """The indicator the "more harm" way round: percentages of a confidence measure are turned over."""
+    return rate_or_pct if ind.harm_direction > 0 else 100.0 - rate_or_pct
+
+
+def _trend(ind: Indicator, now: tuple[np.ndarray, np.ndarray | None],
+           before: tuple[np.ndarray, np.ndarray | None] | None) -> dict[str, np.ndarray]:
+    """value before, change and p-value against an earlier period; NaN / not_tested when not comparable."""
+    n = len(now[0])
+    if before is None:
+        nan = np.full(n, np.nan)
+        return {"value": nan, "change": nan, "p": nan, "trend": np.full(n, "not_tested", dtype=object)}
+    if ind.kind == "count":
+        t = scoring.rate_ratio_test(now[0], before[0])
+        change, p = t["ratio"].to_numpy() - 1.0, t["p"].to_numpy()
+    elif ind.kind == "survey":
+        t = scoring.two_proportion_test(now[0], now[1], before[0], before[1])
+        change, p = t["diff"].to_numpy() * 100.0, t["p"].to_numpy()
+    else:  # pounds: a few large seizures swing the total, so no test is claimed
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = np.where(before[0] > 0, now[0] / before[0] - 1.0, np.nan)
+        p = np.full(n, np.nan)
+    value = before[0] if ind.kind != "survey" else _pct(before[0], before[1])
+    return {"value": value, "change": change, "p": p, "trend": scoring.trend_label(change, p)}
+
+
+def _pct(agree: np.ndarray, n: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, agree / n * 100.0, np.nan)
+
+
+class _Builder:
+    def __init__(self, inputs: IndexInputs, config: IndexConfig, rng: np.random.Generator) -> None:
+        self.inputs, self.config, self.rng = inputs, config, rng
+        self.timings: dict[str, float] = {}
+        wards = inputs.wards
+        self.all_codes = wards.index.to_numpy()
+        self.ward_pos = pd.Series(np.arange(len(wards)), index=wards.index)
+        self.area = wards["in_area"].to_numpy(bool)
+        self.codes = self.all_codes[self.area]
+        self.ward_borough = wards["borough_code"].to_numpy()[self.area]
+        self.population = wards["population"].to_numpy(float)[self.area]
+        boroughs = sorted(set(self.ward_borough))
+        self.boroughs = np.array(boroughs, dtype=object)
+        self.borough_pos = pd.Series(np.arange(len(boroughs)), index=boroughs)
+        self.borough_of_ward = self.borough_pos.loc[self.ward_borough].to_numpy()
+        self.borough_population = np.bincount(self.borough_of_ward, self.population, len(boroughs))
+        rng_months = _month_range(inputs)
+        self.axis = _Axis(*rng_months) if rng_months else None
+        self.series = _series(inputs, self.axis, self.ward_pos, self.borough_pos) if self.axis else {}
+
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[part] = self.timings.get(part, 0.0) + time.perf_counter() - t
+
+    # sums over a period, for in-area wards and for boroughs (ward sums + borough-only records)
+    def ward_sum(self, s: _Series, p: Period) -> tuple[np.ndarray, np.ndarray | None]:
+        w = self.axis.window(p)
+        agree = s.ward[:, w].sum(axis=1)[self.area]
+        n = s.ward_n[:, w].sum(axis=1)[self.area] if s.ward_n is not None else None
+        return agree, n
+
+    def borough_sum(self, s: _Series, p: Period) -> tuple[np.ndarray, np.ndarray | None]:
+        agree, n = self.ward_sum(s, p)
+        nb = len(self.boroughs)
+        by_ward = np.bincount(self.borough_of_ward, agree, nb)
+        if s.indicator.kind != "survey":
+            return by_ward + s.borough[:, self.axis.window(p)].sum(axis=1), None
+        n_by_ward = np.bincount(self.borough_of_ward, n, nb)
+        end = self.axis.pos(p.last)
+        if p.kind in ("r12", "fy") and 0 <= end < self.axis.n:
+            # the published borough figure for exactly these 12 months, where the file gave one
+            has = s.borough_r12[:, end]
+            return np.where(has, s.borough[:, end], by_ward), np.where(has, s.borough_n[:, end], n_by_ward)
+        return by_ward, n_by_ward
+
+    def earlier(self, s: _Series, p: Period, q: Period, fn) -> tuple[np.ndarray, np.ndarray | None] | None:
+        if not s.covers(q) or self.axis.pos(q.first) < 0:
+            return None
+        return fn(s, q)
+
+    def build(self) -> IndexTables:
+        periods = []
+        if self.axis is not None:
+            periods = complete_periods(self.axis.first, self.axis.last, self.config.kinds)
+        parts: dict[str, list[pd.DataFrame]] = {k: [] for k in ("periods", "ward_index", "ward_indicator",
+                                                               "area_indicator", "robustness")}
+        for p in periods:
+            available = [s for s in self.series.values() if s.covers(p)]
+            if not available:
+                continue
+            self._period(p, available, parts)
+        with self.timed("figures"):
+            frames = {k: (pd.concat(v, ignore_index=True) if v else pd.DataFrame()) for k, v in parts.items()}
+        with self.timed("targets"):
+            target_frame = self._targets(periods)
+        return IndexTables(targets=target_frame, indicators=self._indicator_meta(), timings=self.timings, **frames)
+
+    def _period(self, p: Period, available: list[_Series], parts: dict[str, list[pd.DataFrame]]) -> None:
+        weights = self.config.weights
+        with self.timed("figures"):
+            rows, harm_values = self._ward_figures(p, available)
+            parts["area_indicator"].extend(self._areas(p, s) for s in available)
+        values = pd.DataFrame(harm_values, index=self.codes)
+        with self.timed("index"):
+            if values.shape[1] == 0:  # nothing weighted has data for this period: the figures, no index
+                used: dict[str, float] = {}
+                score = pd.Series(np.nan, index=self.codes)
+                contribution = transformed = pd.DataFrame(index=self.codes)
+                coverage = pd.Series(np.nan, index=self.codes)
+            else:
+                res = scoring.harm_index(values, weights)
+                used, score, contribution, transformed = (res.weights_used, res.score, res.contribution,
+                                                          res.transformed)
+                coverage = res.coverage
+            ward_rows = pd.concat(rows, ignore_index=True)
+            key = pd.MultiIndex.from_arrays([ward_rows["ward_code"], ward_rows["indicator"]])
+            for col, frame in (("scored", transformed), ("contribution", contribution)):
+                ward_rows[col] = frame.stack().reindex(key).to_numpy() if len(frame.columns) else np.nan
+            ward_rows.insert(0, "period", p.label)
+            parts["ward_indicator"].append(ward_rows)
+            # ranks: in-area wards are ranked; City wards are published unranked
+            rank = scoring.rank_desc(score.to_numpy())
+            n_ranked = int(np.isfinite(rank).sum())
+            within = scoring.ranks_within(score, pd.Series(self.ward_borough, index=self.codes))
+            full = pd.Series(np.nan, index=self.all_codes)
+            full.loc[self.codes] = score.to_numpy()
+        with self.timed("hotspots"):
+            gi = hotspots.getis_ord_star(full.to_numpy(), self.inputs.contiguity, rng=self.rng,
+                                         permutations=self.config.permutations)
+            lisa = hotspots.local_moran(full.to_numpy(), self.inputs.contiguity, rng=self.rng,
+                                        permutations=self.config.permutations)
+        if len(values.columns):
+            with self.timed("robustness"):
+                rob = scoring.robustness(values, weights, delta=self.config.robustness_delta)
+                rob.insert(0, "period", p.label)
+                parts["robustness"].append(rob)
+        dropped = sorted(set(k for k, w in weights.items() if w > 0) - set(used))
+        synthetic = any(self.series[k].synthetic for k in used)
+        idx = pd.DataFrame({"borough_code": self.inputs.wards["borough_code"].to_numpy()}, index=self.all_codes)
+        idx["score"] = full
+        idx["coverage"] = pd.Series(coverage.to_numpy(), index=self.codes)
+        idx["rank_london"] = pd.Series(rank, index=self.codes)
+        idx["decile_london"] = pd.Series(scoring.decile(rank, n_ranked), index=self.codes)
+        idx["rank_borough"] = within["rank"].reindex(self.codes)
+        idx["decile_borough"] = within["decile"].reindex(self.codes)
+        idx["gi_z"], idx["gi_p"], idx["hotspot"] = gi["z"].to_numpy(), gi["p_sim"].to_numpy(), gi["cls"].to_numpy()
+        idx["lisa_i"], idx["lisa_p"] = lisa["I"].to_numpy(), lisa["p_sim"].to_numpy()
+        idx["lisa_cluster"] = lisa["cluster"].to_numpy()
+        idx["synthetic"] = synthetic
+        idx = idx.rename_axis("ward_code").reset_index()
+        idx.insert(0, "period", p.label)
+        parts["ward_index"].append(idx)
+        parts["periods"].append(pd.DataFrame([{
+            "period": p.label, "kind": p.kind, "first_month": p.first, "last_month": p.last, "weights": used,
+            "dropped": dropped, "synthetic": synthetic, "wards_ranked": n_ranked,
+            "islands": sorted(gi.index[gi["cls"] == "island"])}]))
+
+    def _ward_figures(self, p: Period, available: list[_Series]) -> tuple[list[pd.DataFrame], dict[str, np.ndarray]]:
+        """Each indicator per in-area ward: figure, rate or PAS estimates, trends; and the harm values."""
+        rows: list[pd.DataFrame] = []
+        harm_values: dict[str, np.ndarray] = {}
+        for s in available:
+            ind = s.indicator
+            now = self.ward_sum(s, p)
+            cols: dict[str, object] = {"ward_code": self.codes, "indicator": ind.slug, "value": now[0]}
+            if ind.kind == "survey":
+                agree, n = now
+                lo, hi = scoring.wilson_interval(agree, n)
+                eb = scoring.eb_shrink(agree, n, self.ward_borough)
+                # a ward with no residents has nobody to survey: no estimate borrowed from its borough
+                eb.iloc[np.flatnonzero(~(self.population > 0))] = np.nan
+                eb_pct = eb["eb_pct"].to_numpy() * 100.0
+                cols.update(respondents=n, pct=_pct(agree, n), pct_lo=lo * 100.0, pct_hi=hi * 100.0,
+                            eb_pct=eb_pct, eb_lo=eb["eb_lo"].to_numpy() * 100.0,
+                            eb_hi=eb["eb_hi"].to_numpy() * 100.0)
+                harm = _harm_value(ind, eb_pct)
+            else:
+                harm = cols["rate_per_1000"] = scoring.rate_per_1000(now[0], self.population)
+            if self.config.weights.get(ind.slug, 0) > 0:
+                harm_values[ind.slug] = harm
+            for tag, q in (("prev", p.previous), ("yoy", p.year_before)):
+                t = _trend(ind, now, self.earlier(s, p, q, self.ward_sum))
+                cols.update({f"{tag}_value": t["value"], f"{tag}_change": t["change"], f"{tag}_p": t["p"],
+                             f"{tag}_trend": t["trend"]})
+            cols["synthetic"] = s.synthetic
+            rows.append(pd.DataFrame(cols))
+        return rows, harm_values
+
+    def _areas(self, p: Period, s: _Series) -> pd.DataFrame:
+        ind = s.indicator
+        b_now = self.borough_sum(s, p)
+        b_prev = self.earlier(s, p, p.previous, self.borough_sum)
+        b_yoy = self.earlier(s, p, p.year_before, self.borough_sum)
+
+        def london(v: tuple[np.ndarray, np.ndarray | None] | None) -> tuple[np.ndarray, np.ndarray | None] | None:
+            if v is None:
+                return None
+            return np.array([v[0].sum()]), (None if v[1] is None else np.array([v[1].sum()]))
+
+        out = []
+        for level, codes, pop, now, prev, yoy in (
+                ("borough", self.boroughs, self.borough_population, b_now, b_prev, b_yoy),
+                ("london", np.array([LONDON], dtype=object), np.array([self.population.sum()]),
+                 london(b_now), london(b_prev), london(b_yoy))):
+            cols: dict[str, object] = {"level": level, "area_code": codes, "indicator": ind.slug, "value": now[0]}
+            if ind.kind == "survey":
+                lo, hi = scoring.wilson_interval(now[0], now[1])
+                cols.update(respondents=now[1], pct=_pct(*now), pct_lo=lo * 100.0, pct_hi=hi * 100.0)
+            else:
+                cols["rate_per_1000"] = scoring.rate_per_1000(now[0], pop)
+            for tag, before in (("prev", prev), ("yoy", yoy)):
+                t = _trend(ind, now, before)
+                cols.update({f"{tag}_value": t["value"], f"{tag}_change": t["change"], f"{tag}_p": t["p"],
+                             f"{tag}_trend": t["trend"]})
+            cols["synthetic"] = s.synthetic
+            out.append(pd.DataFrame(cols))
+        frame = pd.concat(out, ignore_index=True)
+        frame.insert(0, "period", p.label)
+        return frame
+
+    # --- targets ---------------------------------------------------------------------------------
+    def _targets(self, periods: list[Period]) -> pd.DataFrame:
+        base = self.config.baseline
+        out: list[pd.DataFrame] = []
+        codes = np.concatenate([self.boroughs, [LONDON]])
+        levels = ["borough"] * len(self.boroughs) + ["london"]
+
+        def frame(name: str, baseline_period: str, current_period: str, result: pd.DataFrame,
+                  synthetic: bool, mapping: Mapping[str, str]) -> pd.DataFrame:
+            f = pd.DataFrame({"level": levels, "area_code": codes, "target": name,
+                              "baseline_period": baseline_period, "current_period": current_period})
+            for col, src in mapping.items():
+                f[col] = result[src].to_numpy() if src in result else np.nan
+            f["status"] = result["status"].to_numpy()
+            f["synthetic"] = synthetic
+            return f
+
+        def with_london(v: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray | None]:
+            return (np.append(v[0], v[0].sum()), None if v[1] is None else np.append(v[1], v[1].sum()))
+
+        # PAS: +3 points better than the baseline year, three years on; current = latest 12 months
+        for slug in ("pas_drug_problem", "pas_tackle_dealing"):
+            s = self.series.get(slug)
+            r12 = [p for p in periods if p.kind == "r12" and s is not None and s.covers(p)]
+            if s is None or not r12 or not s.covers(base):
+                continue
+            cur = max(r12)
+            b_agree, b_n = with_london(self.borough_sum(s, base))
+            c_agree, c_n = with_london(self.borough_sum(s, cur))
+            res = targets.pas_target(b_agree, b_n, c_agree, c_n, elapsed_years=_years(base, cur),
+                                     direction=s.indicator.harm_direction * -1)
+            out.append(frame(slug, base.label, cur.label, res, s.synthetic, {
+                "baseline": "baseline_pct", "target_value": "target_pct", "expected": "expected_pct",
+                "current": "current_pct", "gap": "gap_pp", "gap_lo": "gap_lo", "gap_hi": "gap_hi",
+                "prob_on_track": "prob_on_track"}))
+
+        # networks disrupted: distinct networks in the latest 12 months against the 12 months before
+        net = self.inputs.networks
+        s = self.series.get("network_disruptions")
+        r12 = [p for p in periods if p.kind == "r12" and s is not None and s.covers(p) and s.covers(p.previous)]
+        if len(net) and r12:
+            cur = max(r12)
+            cur_n, prev_n = self._networks(cur), self._networks(cur.previous)
+            res = targets.count_increase(cur_n, prev_n)
+            out.append(frame("networks_disrupted", cur.previous.label, cur.label, res, bool(net["synthetic"].any()), {
+                "baseline": "previous", "target_value": "previous", "current": "current", "gap": "change",
+                "prob_on_track": "prob_on_track"}))
+
+        # asset recovery: up 50% on the baseline year, three years on
+        sz = self.inputs.seizures
+        s = self.series.get("asset_seizure_value_gbp")
+        r12 = [p for p in periods if p.kind == "r12" and s is not None and s.covers(p)]
+        if len(sz) and r12 and s.covers(base):
+            cur = max(r12)
+            b_tot, b_var = self._pounds(base)
+            c_tot, c_var = self._pounds(cur)
+            res = targets.value_uplift(b_tot, b_var, c_tot, c_var, elapsed_years=_years(base, cur))
+            out.append(frame("asset_recovery_gbp", base.label, cur.label, res, bool(sz["synthetic"].any()), {
+                "baseline": "baseline", "target_value": "target", "expected": "expected", "current": "current",
+                "gap": "gap", "gap_lo": "gap_lo", "gap_hi": "gap_hi", "prob_on_track": "prob_on_track"}))
+        return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+    def _in(self, frame: pd.DataFrame, p: Period) -> pd.DataFrame:
+        m = pd.to_datetime(frame["month"])
+        return frame[(m >= pd.Timestamp(p.first)) & (m <= pd.Timestamp(p.last))
+                     & frame["borough_code"].isin(self.borough_pos.index)]
+
+    def _networks(self, p: Period) -> np.ndarray:
+        rows = self._in(self.inputs.networks, p)
+        per_borough = rows.groupby("borough_code")["network_ref"].nunique()
+        return np.append(per_borough.reindex(self.boroughs, fill_value=0).to_numpy(float),
+                         float(rows["network_ref"].nunique()))
+
+    def _pounds(self, p: Period) -> tuple[np.ndarray, np.ndarray]:
+        rows = self._in(self.inputs.seizures, p)
+        v = rows["value_gbp"].astype(float)
+        tot = v.groupby(rows["borough_code"]).sum().reindex(self.boroughs, fill_value=0).to_numpy()
+        var = (v ** 2).groupby(rows["borough_code"]).sum().reindex(self.boroughs, fill_value=0).to_numpy()
+        return np.append(tot, tot.sum()), np.append(var, var.sum())
+
+    def _indicator_meta(self) -> dict[str, dict]:
+        return {slug: {"first": s.first.isoformat() if s.first else None,
+                       "last": s.last.isoformat() if s.last else None,
+                       "synthetic": s.synthetic, "weight": float(self.config.weights.get(slug, 0.0)),
+                       "label": s.indicator.label}
+                for slug, s in self.series.items()}
+
+
+def _years(base: Period, current: Period) -> float:
+    return (month_index(current.last) - month_index(base.last)) / 12.0
+
+
+def build_index(inputs: IndexInputs, config: IndexConfig, rng: np.random.Generator) -> IndexTables:
+    """Every period's index, ranks, hotspots, per-indicator figures with trends, areas, targets, robustness."""
+    unknown = set(config.weights) - set(BY_SLUG)
+    if unknown:
+        raise ValueError(f"unknown indicator(s) in weights: {', '.join(sorted(unknown))}")
+    return _Builder(inputs, config, rng).build()
