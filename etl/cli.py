@@ -93,20 +93,31 @@ def _run_one(ctx: click.Context, kind: str, path: Path) -> "object":
     return report
 
 
+_no_index = click.option("--no-index", is_flag=True,
+                         help="Do not republish the harm index afterwards (run `harmmap index publish` later).")
+
+
 @etl_group.command("run")
 @click.argument("kind")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_no_index
 @click.pass_context
-def etl_run(ctx: click.Context, kind: str, file: Path) -> None:
-    """Load FILE as KIND: mps_ward_crime, mps_lsoa_drug_annual, closures, disruptions, pas, seizures."""
-    _run_one(ctx, kind, file)
+def etl_run(ctx: click.Context, kind: str, file: Path, no_index: bool) -> None:
+    """Load FILE as KIND: mps_ward_crime, mps_lsoa_drug_annual, closures, disruptions, pas, seizures.
+
+    Then the harm index is republished, so maps and rankings include what was loaded."""
+    report = _run_one(ctx, kind, file)
+    if not no_index and getattr(report, "same_as", None) is None:
+        publish_index(ctx)
 
 
 @etl_group.command("run-all")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_no_index
 @click.pass_context
-def etl_run_all(ctx: click.Context, directory: Path) -> None:
-    """Load every file in DIRECTORY whose name starts with a kind (closures_2025.csv, pas.xlsx, ...)."""
+def etl_run_all(ctx: click.Context, directory: Path, no_index: bool) -> None:
+    """Load every file in DIRECTORY whose name starts with a kind (closures_2025.csv, pas.xlsx, ...),
+    then republish the harm index once."""
     from etl import jobs
 
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(("_", ".")))
@@ -123,6 +134,8 @@ def etl_run_all(ctx: click.Context, directory: Path) -> None:
         except etl_group.user_errors as e:  # type: ignore[attr-defined]
             click.echo(f"{kind} {path.name}: FAILED: {str(e).splitlines()[0]}", err=True)
             failed.append(path.name)
+    if not no_index and len(failed) < len(todo):
+        publish_index(ctx)
     if failed:
         raise click.ClickException(f"{len(failed)} of {len(todo)} file(s) failed: {', '.join(failed)} "
                                    "(the others were loaded; see harmmap etl status)")
@@ -202,3 +215,81 @@ def synth(ctx: click.Context, seed: int, out: Path) -> None:
             raise click.ClickException(str(e)) from None
     for kind, path in written.items():
         click.echo(f"{kind}: {path} (SYNTHETIC)")
+
+
+# --- harmmap index ... ----------------------------------------------------------------------------
+
+@click.group("index")
+def index_group() -> None:
+    """The harm index: publish it from the loaded indicators, show the worst-affected wards."""
+
+
+def _index_errors() -> tuple[type[Exception], ...]:
+    import psycopg
+
+    from etl.common import EtlError
+    from harmmap.periods import PeriodError
+
+    return (EtlError, PeriodError, psycopg.Error)
+
+
+index_group.user_errors = _index_errors()  # type: ignore[attr-defined]
+
+
+def publish_index(ctx: click.Context) -> None:
+    from etl import index
+
+    settings = settings_from(ctx)
+    report = index.publish(settings, log=lambda stage: click.echo(f"index: {stage}...", err=True))
+    for line in report.lines():
+        click.echo(line)
+
+
+@index_group.command("publish")
+@click.pass_context
+def index_publish(ctx: click.Context) -> None:
+    """Rebuild every period's index, ranks, hotspots, trends and targets, and swap them in atomically."""
+    publish_index(ctx)
+
+
+@index_group.command("show")
+@click.option("--period", required=True, help="2025-03, 2025-Q1, FY2025/26 or R12-2026-03.")
+@click.option("--top", "top", type=int, default=None, help="The worst N wards (ties at N included). Default 20.")
+@click.option("--top-decile", is_flag=True, help="Every ward in the worst 10% instead of the worst N.")
+@click.option("--threshold", type=float, default=None, help="Every ward scoring at least this (0-100) instead.")
+@click.option("--borough", default=None, help="Rank within this borough (name or E09 code).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of a table.")
+@click.pass_context
+def index_show(ctx: click.Context, period: str, top: int | None, top_decile: bool, threshold: float | None,
+               borough: str | None, as_csv: bool) -> None:
+    """The worst-affected wards of a period: score, rank, decile, hotspot class and why."""
+    from etl import index
+
+    chosen = [top is not None, top_decile, threshold is not None]
+    if sum(chosen) > 1:
+        raise click.UsageError("choose one of --top, --top-decile and --threshold")
+    mode = "top_decile" if top_decile else "threshold" if threshold is not None else "top_n"
+    settings = settings_from(ctx)
+    with db.session(settings) as conn:
+        db.require_schema(conn)
+        result = index.worst(conn, period, mode=mode, n=top or 20, threshold=threshold, borough=borough)
+    within = " within " + str(result.rows["borough_name"].iloc[0]) if borough and len(result.rows) else ""
+    rows = [{"rank": _int(r["rank"]), "ward": r["ward_name"], "ward_code": r["ward_code"], "borough": r["borough_name"],
+             "score": f"{r['score']:.1f}", "decile": _int(r["decile"]),
+             "london_rank": _int(r["rank_london"]), "hotspot": r["hotspot"], "lisa": r["lisa_cluster"],
+             "top_indicators": r["top_indicators"]} for r in result.rows.to_dict("records")]
+    if not as_csv:
+        synthetic = " -- includes SYNTHETIC data" if result.synthetic else ""
+        click.echo(f"{settings.protective_marking}")
+        click.echo(f"Harm index {result.period}{within} (version {result.version}){synthetic}")
+        click.echo("weights: " + ", ".join(f"{k} {v:.0%}" for k, v in result.weights.items()))
+        if result.note:
+            click.echo(result.note)
+    _emit(rows, as_csv)
+
+
+def _int(value: object) -> str:
+    try:
+        return str(int(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""

@@ -7,12 +7,14 @@ to fix it, so the CLI and ``make demo`` never show a traceback for a server that
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -21,6 +23,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from harmmap.config import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIGRATIONS_PACKAGE = "harmmap.db.migrations"
 QUERIES_PACKAGE = "harmmap.db.queries"
@@ -228,3 +233,41 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
+    """COPY a data frame into ``table`` (columns named as the table's) as CSV written by Arrow.
+
+    The fast path for bulk writes: a few hundred thousand rows a second where ``write_row`` manages tens of
+    thousands. Nulls (None, NaN, NaT) become unquoted empty fields, which COPY reads as NULL; timestamps
+    are written as dates; lists as PostgreSQL array literals; dicts as JSON.
+    """
+    import json
+
+    import pyarrow as pa
+    from pyarrow import csv
+
+    frame = frame.copy()
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object and len(col):
+            sample = next((v for v in col if v is not None and not (isinstance(v, float) and v != v)), None)
+            if isinstance(sample, (list, tuple)):
+                frame[name] = [None if v is None else "{" + ",".join(_array_item(x) for x in v) + "}" for v in col]
+            elif isinstance(sample, dict):
+                frame[name] = [None if v is None else json.dumps(v) for v in col]
+    buf = io.BytesIO()
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, f in enumerate(arrow.schema):
+        if pa.types.is_timestamp(f.type):
+            arrow = arrow.set_column(i, f.name, arrow.column(i).cast(pa.date32()))
+    csv.write_csv(arrow, buf, csv.WriteOptions(include_header=False, quoting_style="needed"))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier(*table.split(".")), sql.SQL(", ").join(map(sql.Identifier, frame.columns)))
+    with conn.cursor().copy(statement) as copy:
+        copy.write(buf.getvalue())
+
+
+def _array_item(value: object) -> str:
+    text = str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,185 @@
+"""Publish the harm index: read what the jobs published, build the index (pure), swap it in atomically.
+
+Reading happens in one REPEATABLE READ snapshot, so the index is built from one consistent state of the
+indicator tables even while a job runs. Writing happens in one transaction that inserts a new version
+and moves ``harm.current`` to it, then deletes the older versions: readers see the old index or the new
+one, never half of either. The version number is what the web app puts in ETags.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+
+from etl.common import EtlError
+from harmmap import db, hotspots, periods, scoring
+from harmmap.config import Settings
+from harmmap.harm import IndexConfig, IndexInputs, IndexTables, build_index
+
+# Serialises publishes (a second one waits); the data swap itself is a single transaction anyway.
+_PUBLISH_LOCK = 0x48494458  # "HIDX"
+
+_INT_COLUMNS = ("rank_london", "decile_london", "rank_borough", "decile_borough", "respondents", "wards_ranked")
+
+
+@dataclass
+class PublishReport:
+    version: int
+    periods: int
+    wards: int
+    synthetic: bool
+    seconds: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        label = " (includes SYNTHETIC data)" if self.synthetic else ""
+        timing = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+        return [f"harm index version {self.version} published: {self.periods} periods x {self.wards} wards{label}",
+                f"  weights: {', '.join(f'{k}={v:g}' for k, v in self.weights.items())}",
+                f"  {timing}"]
+
+
+def config_from(settings: Settings) -> IndexConfig:
+    return IndexConfig(weights=settings.weights, baseline=periods.parse(settings.target_baseline),
+                       permutations=settings.hotspot_permutations)
+
+
+def read_inputs(conn: psycopg.Connection) -> tuple[IndexInputs, pd.DataFrame]:
+    """Everything the index needs, in one snapshot; also the ward names (for reports, not the index)."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    def frame(name: str) -> pd.DataFrame:
+        cur = conn.execute(db.query(name))
+        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+    wards = frame("index_wards")
+    if wards.empty:
+        raise EtlError("no 2022 wards in geo.ward: run `harmmap geo load` first")
+    contiguity = hotspots.queen_contiguity(wards["ward_code"].tolist(),
+                                           shapely.from_wkb([bytes(b) for b in wards["wkb"]]))
+    inputs = IndexInputs(
+        wards=wards.set_index("ward_code")[["borough_code", "population", "in_area"]],
+        contiguity=contiguity, monthly=frame("index_monthly"), pas=frame("index_pas"),
+        networks=frame("index_networks"), seizures=frame("index_seizures"))
+    if inputs.monthly.empty and inputs.pas.empty:
+        raise EtlError("no indicators loaded yet: run `harmmap etl run-all DIR` first")
+    names = wards[["ward_code", "ward_name", "borough_code", "borough_name"]]
+    return inputs, names
+
+
+def _for_copy(frame: pd.DataFrame, version: int) -> pd.DataFrame:
+    out = frame.copy()
+    out.insert(0, "version", version)
+    for col in _INT_COLUMNS:
+        if col in out:
+            out[col] = pd.array(np.round(out[col].to_numpy(float)), dtype="Int64") if len(out) else out[col]
+    return out
+
+
+def write(conn: psycopg.Connection, tables: IndexTables, settings: Settings, seconds: float) -> int:
+    """Insert a new version and make it current, in the caller's transaction."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PUBLISH_LOCK,))
+    config = config_from(settings)
+    version = conn.execute(
+        """INSERT INTO harm.publish (seconds, weights, indicators, parameters, synthetic, periods, wards)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING version""",
+        (seconds, json.dumps(dict(config.weights)), json.dumps(tables.indicators),
+         json.dumps({"permutations": config.permutations, "seed": settings.hotspot_seed,
+                     "fdr_alphas": [0.01, 0.05, 0.10], "target_baseline": config.baseline.label,
+                     "robustness_delta": config.robustness_delta}),
+         tables.synthetic, len(tables.periods),
+         int(tables.ward_index["ward_code"].nunique()) if len(tables.ward_index) else 0)).fetchone()["version"]
+    for name in ("periods", "ward_index", "ward_indicator", "area_indicator", "robustness", "targets"):
+        frame = getattr(tables, name)
+        if len(frame):
+            table = {"periods": "harm.period", "targets": "harm.target"}.get(name, f"harm.{name}")
+            db.copy_frame(conn, table, _for_copy(frame, version))
+    conn.execute("""INSERT INTO harm.current (version) VALUES (%s)
+                    ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version""", (version,))
+    conn.execute("DELETE FROM harm.publish WHERE version <> %s", (version,))
+    return version
+
+
+def publish(settings: Settings, *, log: Callable[[str], None] = lambda _: None) -> PublishReport:
+    """Read, build and swap in a new harm index version."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with db.connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
+        db.require_schema(conn)
+        log("read")
+        with conn.transaction():
+            inputs, _ = read_inputs(conn)
+        timings["read"] = time.perf_counter() - t0
+        log("build")
+        t1 = time.perf_counter()
+        tables = build_index(inputs, config_from(settings), np.random.default_rng(settings.hotspot_seed))
+        timings["build"] = time.perf_counter() - t1
+        if tables.periods.empty:
+            raise EtlError("no period has any indicator data: nothing to publish")
+        log("publish")
+        t2 = time.perf_counter()
+        with conn.transaction():
+            version = write(conn, tables, settings, time.perf_counter() - t0)
+        timings["write"] = time.perf_counter() - t2
+    return PublishReport(version=version, periods=len(tables.periods),
+                         wards=int(tables.ward_index["ward_code"].nunique()), synthetic=tables.synthetic,
+                         seconds=timings, weights=dict(settings.weights))
+
+
+# --- reading the published index -------------------------------------------------------------------
+
+@dataclass
+class Worst:
+    period: str
+    version: int
+    weights: dict[str, float]
+    synthetic: bool
+    rows: pd.DataFrame       # worst first; columns of index_period.sql plus "top_indicators"
+    note: str = ""
+
+
+def resolve_borough(conn: psycopg.Connection, text: str) -> tuple[str, str]:
+    row = conn.execute("""SELECT borough_code, borough_name FROM geo.borough
+                          WHERE borough_code = %(t)s OR lower(borough_name) = lower(%(t)s)""",
+                       {"t": text.strip()}).fetchone()
+    if row is None:
+        raise EtlError(f"{text!r} is not a London borough name or E09 code")
+    return row["borough_code"], row["borough_name"]
+
+
+def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int | None = 20,
+          threshold: float | None = None, borough: str | None = None, contributors: int = 3) -> Worst:
+    """The worst-affected wards of a published period, with the indicators that put them there."""
+    p = periods.parse(period)
+    meta = conn.execute("""SELECT p.version, p.weights, p.synthetic FROM harm.current_period p
+                           WHERE p.period = %s""", (p.label,)).fetchone()
+    if meta is None:
+        have = [r["period"] for r in conn.execute(
+            "SELECT period FROM harm.current_period ORDER BY kind, first_month").fetchall()]
+        if not have:
+            raise EtlError("no harm index published yet: run `harmmap index publish`")
+        raise EtlError(f"no index for {p.label}; published periods of that kind: "
+                          f"{', '.join(x for x in have if periods.parse(x).kind == p.kind) or 'none'}")
+    cur = conn.execute(db.query("index_period"), {"period": p.label})
+    frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    borough_code = None
+    if borough:
+        borough_code, _ = resolve_borough(conn, borough)
+    chosen = scoring.worst_affected(frame, mode=mode, n=n, threshold=threshold, borough=borough_code,
+                                    score_col="score", borough_col="borough_code")
+    contrib = conn.execute(db.query("index_contributions"),
+                           {"period": p.label, "wards": chosen["ward_code"].tolist()}).fetchall()
+    tops: dict[str, list[str]] = {}
+    for r in contrib:
+        if len(tops.setdefault(r["ward_code"], [])) < contributors and r["contribution"] > 0:
+            tops[r["ward_code"]].append(f"{r['indicator']} {r['contribution']:.1f}")
+    chosen = chosen.assign(top_indicators=chosen["ward_code"].map(lambda c: "; ".join(tops.get(c, []))))
+    return Worst(period=p.label, version=meta["version"], weights=meta["weights"], synthetic=meta["synthetic"],
+                 rows=chosen, note=str(chosen.attrs.get("note", "")))

@@ -1,0 +1,3 @@
+-- Every published monthly indicator figure, ward-level and borough-only.
+SELECT indicator, month, borough_code, ward_code, value, synthetic
+FROM harm.indicator_month
