@@ -283,6 +283,10 @@ def index_show(ctx: click.Context, period: str, top: int | None, top_decile: boo
         click.echo(f"{settings.protective_marking}")
         click.echo(f"Harm index {result.period}{within} (version {result.version}){synthetic}")
         click.echo("weights: " + ", ".join(f"{k} {v:.0%}" for k, v in result.weights.items()))
+        if result.synthetic_indicators:
+            click.echo("SYNTHETIC indicators: " + ", ".join(result.synthetic_indicators))
+        if result.dropped:
+            click.echo("no data for this period (weight shared out): " + ", ".join(result.dropped))
         if result.note:
             click.echo(result.note)
     _emit(rows, as_csv)

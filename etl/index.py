@@ -143,6 +143,8 @@ class Worst:
     synthetic: bool
     rows: pd.DataFrame       # worst first; columns of index_period.sql plus "top_indicators"
     note: str = ""
+    dropped: list[str] = field(default_factory=list)              # weighted, but no data for the period
+    synthetic_indicators: list[str] = field(default_factory=list)  # used, and loaded from synthetic files
 
 
 def resolve_borough(conn: psycopg.Connection, text: str) -> tuple[str, str]:
@@ -158,7 +160,8 @@ def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int 
           threshold: float | None = None, borough: str | None = None, contributors: int = 3) -> Worst:
     """The worst-affected wards of a published period, with the indicators that put them there."""
     p = periods.parse(period)
-    meta = conn.execute("""SELECT p.version, p.weights, p.synthetic FROM harm.current_period p
+    meta = conn.execute("""SELECT p.version, p.weights, p.synthetic, p.dropped, u.indicators
+                           FROM harm.current_period p JOIN harm.publish u USING (version)
                            WHERE p.period = %s""", (p.label,)).fetchone()
     if meta is None:
         have = [r["period"] for r in conn.execute(
@@ -169,9 +172,9 @@ def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int 
                           f"{', '.join(x for x in have if periods.parse(x).kind == p.kind) or 'none'}")
     cur = conn.execute(db.query("index_period"), {"period": p.label})
     frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-    borough_code = None
+    borough_code = borough_name = None
     if borough:
-        borough_code, _ = resolve_borough(conn, borough)
+        borough_code, borough_name = resolve_borough(conn, borough)
     chosen = scoring.worst_affected(frame, mode=mode, n=n, threshold=threshold, borough=borough_code,
                                     score_col="score", borough_col="borough_code")
     contrib = conn.execute(db.query("index_contributions"),
@@ -181,5 +184,10 @@ def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int 
         if len(tops.setdefault(r["ward_code"], [])) < contributors and r["contribution"] > 0:
             tops[r["ward_code"]].append(f"{r['indicator']} {r['contribution']:.1f}")
     chosen = chosen.assign(top_indicators=chosen["ward_code"].map(lambda c: "; ".join(tops.get(c, []))))
-    return Worst(period=p.label, version=meta["version"], weights=meta["weights"], synthetic=meta["synthetic"],
-                 rows=chosen, note=str(chosen.attrs.get("note", "")))
+    note = str(chosen.attrs.get("note", ""))
+    if borough_code:
+        note = note.replace(borough_code, borough_name)
+    weights = dict(sorted(meta["weights"].items(), key=lambda kv: (-kv[1], kv[0])))
+    fake = [k for k in weights if meta["indicators"].get(k, {}).get("synthetic")]
+    return Worst(period=p.label, version=meta["version"], weights=weights, synthetic=meta["synthetic"],
+                 rows=chosen, note=note, dropped=list(meta["dropped"]), synthetic_indicators=fake)
