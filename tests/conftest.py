@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
@@ -65,6 +65,63 @@ def geo_loaded(settings: Settings) -> dict:
     with db.connect(settings.database_url) as conn:
         report = geo.load(conn, settings.geodata_dir)
     return {"report": report}
+
+
+@dataclass
+class DemoIndex:
+    settings: Settings
+    tables: object          # harmmap.harm.IndexTables
+    inputs: object          # harmmap.harm.IndexInputs it was built from
+    version: int = 0
+
+
+@pytest.fixture(scope="session")
+def demo_index_built(settings: Settings, geo_loaded: dict, tmp_path_factory) -> DemoIndex:
+    """The real MPS ward crime file and a synthetic set (seed 5) loaded, and the harm index built from
+    them once (about a minute). Tests read the published ``harm.*`` tables through ``demo_index``."""
+    import numpy as np
+    from click.testing import CliRunner
+
+    from etl import index
+    from harmmap.cli import main
+    from harmmap.harm import build_index
+
+    env = {"HARMMAP_DATABASE_URL": settings.database_url}
+    out = tmp_path_factory.mktemp("demo-index")
+    with db.connect(settings.database_url) as c:
+        for table in INDICATOR_TABLES:
+            c.execute(f"DELETE FROM {table}")
+        c.execute("DELETE FROM etl.batch WHERE job <> 'geo'")
+    assert CliRunner().invoke(main, ["synth", "--seed", "5", "--out", str(out)], env=env).exit_code == 0
+    (out / "mps_ward_crime.csv").symlink_to(settings.geodata_dir / "crime/mps_ward_level_crime_2024-03_to_2026-03.csv")
+    result = CliRunner().invoke(main, ["etl", "run-all", "--no-index", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    with db.connect(settings.database_url) as conn:
+        with conn.transaction():
+            inputs, _ = index.read_inputs(conn)
+    tables = build_index(inputs, index.config_from(settings), np.random.default_rng(settings.hotspot_seed))
+    return DemoIndex(settings, tables, inputs)
+
+
+@pytest.fixture
+def demo_index(demo_index_built: DemoIndex) -> DemoIndex:
+    """The demo index as the published one. Other tests (ETL jobs republish after loading, index tests
+    publish) may have replaced it since: then it is written again (one transaction, ~10 s)."""
+    from etl import index
+
+    built = demo_index_built
+    with db.connect(built.settings.database_url) as conn:
+        row = conn.execute("SELECT version FROM harm.current").fetchone()
+        if row is None or row["version"] != built.version:
+            with conn.transaction():
+                built.version = index.write(conn, built.tables, built.settings, seconds=0.0)
+    return built
+
+
+#: What the ETL jobs write (cleaned before loading the demo set).
+INDICATOR_TABLES = ("harm.indicator_month", "harm.indicator_year", "etl.disruption_location", "etl.disruption",
+                    "etl.closure", "etl.pas_result", "etl.asset_seizure", "etl.recorded_crime",
+                    "etl.drug_offence_annual", "etl.quarantine")
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
 """Publishing the harm index in the real throwaway PostGIS database, and `harmmap index show`.
 
-Loaded once for the module: the real MPS ward crime file and a synthetic set (seed 5), through
-`harmmap etl run-all --no-index`; the index is then built once and published (what `harmmap index
-publish` does), and the same tables are reused to test a failed and a repeated publish.
+The data is the session's demo index (tests/conftest.py): the real MPS ward crime file and a
+synthetic set (seed 5) loaded through `harmmap etl run-all --no-index`, the index built once and
+published; the same tables are reused to test a failed and a repeated publish.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -15,7 +14,6 @@ from click.testing import CliRunner
 from etl import index
 from harmmap import db
 from harmmap.cli import main
-from harmmap.harm import build_index
 
 pytestmark = pytest.mark.db
 
@@ -46,36 +44,14 @@ def clean(settings) -> None:
         c.execute("DELETE FROM etl.batch WHERE job <> 'geo'")
 
 
-@pytest.fixture(scope="module")
-def built(settings, geo_loaded, tmp_path_factory):
-    """Indicators loaded, and the index built from them once (the expensive part) and published."""
-    clean(settings)
-    env = {"HARMMAP_DATABASE_URL": settings.database_url}
-    out = tmp_path_factory.mktemp("index-data")
-    assert CliRunner().invoke(main, ["synth", "--seed", "5", "--out", str(out)], env=env).exit_code == 0
-    crime = settings.geodata_dir / "crime/mps_ward_level_crime_2024-03_to_2026-03.csv"
-    (out / "mps_ward_crime.csv").symlink_to(crime)
-    result = CliRunner().invoke(main, ["etl", "run-all", "--no-index", str(out)], env=env)
-    assert result.exit_code == 0, result.output
-    assert "harm index" not in result.output
-    with db.connect(settings.database_url) as conn:
-        with conn.transaction():
-            inputs, _ = index.read_inputs(conn)
-        tables = build_index(inputs, index.config_from(settings), np.random.default_rng(settings.hotspot_seed))
-        with conn.transaction():
-            index.write(conn, tables, settings, seconds=0.0)
-    yield settings, tables
-    clean(settings)
+@pytest.fixture
+def loaded(demo_index):
+    return demo_index.settings
 
 
-@pytest.fixture(scope="module")
-def loaded(built):
-    return built[0]
-
-
-@pytest.fixture(scope="module")
-def rebuilt(built):
-    return built[1]
+@pytest.fixture
+def rebuilt(demo_index):
+    return demo_index.tables
 
 
 def cli(settings, *args: str):
@@ -95,16 +71,16 @@ def test_publish_keeps_one_current_version_with_every_period_kind(loaded):
     assert ranked == {"ranked": 679, "wards": 704}   # the 25 City of London wards are published unranked
 
 
-def test_london_totals_equal_the_published_monthly_figures(loaded):
+def test_london_totals_equal_the_loaded_monthly_figures(loaded, demo_index):
     fy = query(loaded, """SELECT indicator, value FROM harm.current_area_indicator
                           WHERE period = 'FY2025/26' AND level = 'london'""")
     got = {r["indicator"]: r["value"] for r in fy}
-    monthly = query(loaded, """SELECT indicator, sum(value) AS value FROM harm.indicator_month
-                               WHERE month BETWEEN '2025-04-01' AND '2026-03-01'
-                                 AND borough_code <> 'E09000001' GROUP BY indicator""")
-    for r in monthly:
-        if r["indicator"] != "drug_offences":
-            assert got[r["indicator"]] == pytest.approx(r["value"]), r["indicator"]
+    monthly = demo_index.inputs.monthly
+    months = pd.to_datetime(monthly["month"])
+    in_fy = monthly[(months >= "2025-04-01") & (months <= "2026-03-01") & (monthly["borough_code"] != "E09000001")]
+    for indicator, value in in_fy.groupby("indicator")["value"].sum().items():
+        if indicator != "drug_offences":
+            assert got[indicator] == pytest.approx(value), indicator
     # and the real MPS trafficking count is what the source CSV says for those 12 months
     source = pd.read_csv(loaded.geodata_dir / "crime/mps_ward_level_crime_2024-03_to_2026-03.csv")
     months = [f"{y}{m:02d}" for y, m in [(2025, m) for m in range(4, 13)] + [(2026, m) for m in range(1, 4)]]
@@ -189,6 +165,6 @@ def test_the_sql_in_the_methodology_reproduces_every_published_score(loaded):
 
 
 def test_publish_with_nothing_loaded_says_what_to_run(loaded):
-    clean(loaded)   # the last test of the module: the fixture's data is gone from here on
+    clean(loaded)   # the indicator tables only: the published index (harm.*) stays
     result = cli(loaded, "index", "publish")
     assert result.exit_code == 2 and "no indicators loaded yet" in result.output and "etl run-all" in result.output
