@@ -19,7 +19,7 @@ import psycopg
 import shapely
 
 from etl.common import EtlError
-from harmmap import db, hotspots, periods, scoring
+from harmmap import db, hotspots, periods, reports
 from harmmap.config import Settings
 from harmmap.harm import IndexConfig, IndexInputs, IndexTables, build_index
 
@@ -134,60 +134,24 @@ def publish(settings: Settings, *, log: Callable[[str], None] = lambda _: None) 
 
 
 # --- reading the published index -------------------------------------------------------------------
+# The logic lives in harmmap.reports so that the web app (which never imports etl/) gives the same
+# answer; here its user errors become EtlError, which the command line prints as one line.
 
-@dataclass
-class Worst:
-    period: str
-    version: int
-    weights: dict[str, float]
-    synthetic: bool
-    rows: pd.DataFrame       # worst first; columns of index_period.sql plus "top_indicators"
-    note: str = ""
-    dropped: list[str] = field(default_factory=list)              # weighted, but no data for the period
-    synthetic_indicators: list[str] = field(default_factory=list)  # used, and loaded from synthetic files
+Worst = reports.Worst
 
 
 def resolve_borough(conn: psycopg.Connection, text: str) -> tuple[str, str]:
-    row = conn.execute("""SELECT borough_code, borough_name FROM geo.borough
-                          WHERE borough_code = %(t)s OR lower(borough_name) = lower(%(t)s)""",
-                       {"t": text.strip()}).fetchone()
-    if row is None:
-        raise EtlError(f"{text!r} is not a London borough name or E09 code")
-    return row["borough_code"], row["borough_name"]
+    try:
+        return reports.resolve_borough(conn, text)
+    except reports.ReportError as e:
+        raise EtlError(str(e)) from None
 
 
 def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int | None = 20,
           threshold: float | None = None, borough: str | None = None, contributors: int = 3) -> Worst:
     """The worst-affected wards of a published period, with the indicators that put them there."""
-    p = periods.parse(period)
-    meta = conn.execute("""SELECT p.version, p.weights, p.synthetic, p.dropped, u.indicators
-                           FROM harm.current_period p JOIN harm.publish u USING (version)
-                           WHERE p.period = %s""", (p.label,)).fetchone()
-    if meta is None:
-        have = [r["period"] for r in conn.execute(
-            "SELECT period FROM harm.current_period ORDER BY kind, first_month").fetchall()]
-        if not have:
-            raise EtlError("no harm index published yet: run `harmmap index publish`")
-        raise EtlError(f"no index for {p.label}; published periods of that kind: "
-                          f"{', '.join(x for x in have if periods.parse(x).kind == p.kind) or 'none'}")
-    cur = conn.execute(db.query("index_period"), {"period": p.label})
-    frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-    borough_code = borough_name = None
-    if borough:
-        borough_code, borough_name = resolve_borough(conn, borough)
-    chosen = scoring.worst_affected(frame, mode=mode, n=n, threshold=threshold, borough=borough_code,
-                                    score_col="score", borough_col="borough_code")
-    contrib = conn.execute(db.query("index_contributions"),
-                           {"period": p.label, "wards": chosen["ward_code"].tolist()}).fetchall()
-    tops: dict[str, list[str]] = {}
-    for r in contrib:
-        if len(tops.setdefault(r["ward_code"], [])) < contributors and r["contribution"] > 0:
-            tops[r["ward_code"]].append(f"{r['indicator']} {r['contribution']:.1f}")
-    chosen = chosen.assign(top_indicators=chosen["ward_code"].map(lambda c: "; ".join(tops.get(c, []))))
-    note = str(chosen.attrs.get("note", ""))
-    if borough_code:
-        note = note.replace(borough_code, borough_name)
-    weights = dict(sorted(meta["weights"].items(), key=lambda kv: (-kv[1], kv[0])))
-    fake = [k for k in weights if meta["indicators"].get(k, {}).get("synthetic")]
-    return Worst(period=p.label, version=meta["version"], weights=weights, synthetic=meta["synthetic"],
-                 rows=chosen, note=note, dropped=list(meta["dropped"]), synthetic_indicators=fake)
+    try:
+        return reports.worst(conn, period, mode=mode, n=n, threshold=threshold, borough=borough,
+                             contributors=contributors)
+    except reports.ReportError as e:
+        raise EtlError(str(e)) from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -32,6 +32,8 @@ class NotFound(Problem):
 
 def _wants_json() -> bool:
     if request.path.endswith((".geojson", ".json")) or request.path.startswith(("/api", "/healthz")):
+        return True
+    if g.get("problem_json"):  # set by data blueprints whose other paths (.csv, /search) are read by scripts
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
     return best in ("application/json", "application/problem+json")
