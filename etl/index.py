@@ -26,6 +26,9 @@ from harmmap.harm import IndexConfig, IndexInputs, IndexTables, build_index
 # Serialises publishes (a second one waits); the data swap itself is a single transaction anyway.
 _PUBLISH_LOCK = 0x48494458  # "HIDX"
 
+ANALYZED = ("harm.publish", "harm.current", "harm.period", "harm.ward_index", "harm.ward_indicator",
+            "harm.area_indicator", "harm.target", "harm.robustness")
+
 _INT_COLUMNS = ("rank_london", "decile_london", "rank_borough", "decile_borough", "respondents", "wards_ranked")
 
 
@@ -37,6 +40,7 @@ class PublishReport:
     synthetic: bool
     seconds: dict[str, float] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    rows: int = 0          # rows written, all tables
 
     def lines(self) -> list[str]:
         label = " (includes SYNTHETIC data)" if self.synthetic else ""
@@ -127,10 +131,17 @@ def publish(settings: Settings, *, log: Callable[[str], None] = lambda _: None) 
         t2 = time.perf_counter()
         with conn.transaction():
             version = write(conn, tables, settings, time.perf_counter() - t0)
+        # Fresh planner statistics for what readers query (autovacuum may be off or not yet round):
+        # without them the web app's period and ward queries pick sequential scans.
+        for table in ANALYZED:
+            conn.execute(f"ANALYZE {table}")  # literals only
+        conn.commit()
         timings["write"] = time.perf_counter() - t2
+    rows = sum(len(getattr(tables, name)) for name in
+               ("periods", "ward_index", "ward_indicator", "area_indicator", "robustness", "targets"))
     return PublishReport(version=version, periods=len(tables.periods),
                          wards=int(tables.ward_index["ward_code"].nunique()), synthetic=tables.synthetic,
-                         seconds=timings, weights=dict(settings.weights))
+                         seconds=timings, weights=dict(settings.weights), rows=rows)
 
 
 # --- reading the published index -------------------------------------------------------------------
