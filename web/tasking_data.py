@@ -105,7 +105,7 @@ def _headers(resp: Response, etag: str) -> Response:
 
 
 def not_modified(etag: str) -> Response | None:
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains_weak(etag):  # RFC 9110: If-None-Match compares weakly
         return _headers(Response(status=304), etag)
     return None
 
