@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,8 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from etl import copy_binary
 from etl.common import (
     EtlError,
     Geography,
@@ -35,10 +39,10 @@ from etl.common import (
     check_required_unique,
     column,
     locate_single,
-    object_frame,
     read_table,
     require_columns,
     row_locations,
+    start_earlier_places,
     synthetic_flags,
     write_quarantine,
 )
@@ -47,16 +51,43 @@ from harmmap.config import Settings
 
 
 @dataclass
-class Prepared:
-    """A file checked and located: records ready to stage, and the rows that were not."""
+class Chunk:
+    """Good records from one slice of a file: column -> values (Arrow text or numpy), and their rows."""
 
-    records: pd.DataFrame
+    columns: dict[str, Any]
+    positions: np.ndarray  # row index in the source table
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def without(self, drop: np.ndarray) -> Chunk:
+        keep = ~drop
+        return Chunk({k: _take(v, keep) for k, v in self.columns.items()}, self.positions[keep])
+
+
+def _take(values: Any, mask: np.ndarray) -> Any:
+    return values.filter(pa.array(mask)) if isinstance(values, pa.Array) else values[mask]
+
+
+@dataclass
+class Prepared:
+    """A file checked and located: records ready to stage, and the rows that were not.
+
+    Single-location kinds (closures, seizures) give ``chunks`` instead of ``records``: the file is
+    checked a slice at a time *while* it is written, and ``rejected`` fills up as the chunks are read.
+    """
+
+    records: pd.DataFrame | None
     rejected: list[Rejected]
     children: pd.DataFrame | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    chunks: Iterator[Chunk] | None = None
+    any_synthetic: bool = False
 
     @property
     def synthetic(self) -> bool:
+        if self.records is None:
+            return self.any_synthetic
         return bool("synthetic" in self.records and self.records["synthetic"].any())
 
 
@@ -120,14 +151,18 @@ def _copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> No
         copy.write(buf.getvalue())
 
 
+def _loaded_before(conn: psycopg.Connection, table: str, ids: list[str]) -> dict[str, int]:
+    """The batch that loaded each of ``ids`` that an earlier batch loaded."""
+    query = sql.SQL("SELECT source_id, batch_id FROM {} WHERE source_id = ANY(%s)").format(sql.SQL(table))
+    return {r["source_id"]: r["batch_id"] for r in conn.execute(query, (ids,))}
+
+
 def _already_loaded(conn: psycopg.Connection, table: str, prepared: Prepared, source: SourceTable,
                     positions: np.ndarray) -> list[Rejected]:
     """Rows whose source_id an earlier batch loaded: quarantined, and dropped from the records."""
-    ids = prepared.records["source_id"].tolist()
-    rows = conn.execute(f"SELECT source_id, batch_id FROM {table} WHERE source_id = ANY(%s)", (ids,)).fetchall()
-    if not rows:
+    earlier = _loaded_before(conn, table, prepared.records["source_id"].tolist())
+    if not earlier:
         return []
-    earlier = {r["source_id"]: r["batch_id"] for r in rows}
     mask = prepared.records["source_id"].isin(earlier).to_numpy()
     rejected = [Rejected(source.places[p], source.raw(p),
                          f"duplicate source_id {sid!r}: already loaded by batch {earlier[sid]}")
@@ -136,31 +171,177 @@ def _already_loaded(conn: psycopg.Connection, table: str, prepared: Prepared, so
     return rejected
 
 
+def _copy_chunks(conn: psycopg.Connection, table: str, types: dict[str, str], batch_id: int,
+                 chunks: Iterable[Chunk], after: Callable[[Chunk], None] = lambda _: None,
+                 last: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """Binary COPY of the chunks' records, each encoded as it comes, sent by psycopg's writer thread.
+
+    The writer thread blocks on the socket without the GIL, so this thread checks and encodes the
+    next chunk while the server stores the last one: the two cores work at once. ``after`` runs on
+    each chunk once it is queued (the monthly counts), ``last`` once all are (while the server
+    finishes). Returns the seconds this thread spent on them (the rest of the COPY's time it waited).
+    """
+    from psycopg.copy import QueuedLibpqWriter
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+        sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, types)))
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        copy.write(copy_binary.SIGNATURE)
+        t0 = time.perf_counter()
+        for chunk in chunks:
+            n = len(chunk)
+            copy.write(copy_binary.encode_rows(
+                [(kind, np.full(n, batch_id, np.int64) if name == "batch_id" else chunk.columns[name])
+                 for name, kind in types.items()]))
+            after(chunk)
+        copy.write(copy_binary.TRAILER)
+        last()
+        busy = time.perf_counter() - t0
+    return {"python": busy}
+
+
+def _publish_chunks(conn: psycopg.Connection, batch_id: int, prepared: Prepared, table: str,
+                    types: dict[str, str], count: Callable[[MonthlyCounts, dict[str, Any]], None]
+                    ) -> tuple[list[Rejected], MonthlyCounts]:
+    """COPY the records into the record table as they are checked; if a source_id was loaded by an
+    earlier batch, undo that (a savepoint) and load all but those rows, which are quarantined with the
+    batch that has them. Returns those rejects and the batch's monthly counts (``count`` adds a chunk's)."""
+    assert prepared.chunks is not None
+    sent: list[Chunk] = []  # kept, in case the COPY must be done again without some rows
+    counts = MonthlyCounts()
+
+    def sending() -> Iterator[Chunk]:
+        for chunk in prepared.chunks:  # type: ignore[union-attr]
+            sent.append(chunk)
+            yield chunk
+
+    t0 = time.perf_counter()
+    try:
+        with conn.transaction():
+            timing = _copy_chunks(conn, table, types, batch_id, sending(), lambda c: count(counts, c.columns),
+                                  counts.frame)
+        timing["copy"] = time.perf_counter() - t0
+        # How much of the COPY this process spent checking and encoding (the rest it waited for the server).
+        prepared.notes["seconds_copy"] = {k: round(v, 3) for k, v in timing.items()}
+        return [], counts
+    except psycopg.errors.UniqueViolation:
+        pass
+    sent.extend(prepared.chunks)  # the rest, if the server ended the COPY early
+    earlier = _loaded_before(conn, table, [sid for c in sent for sid in c.columns["source_id"].to_pylist()])
+    source: SourceTable = prepared.notes["source"]
+    rejected, kept, counts = [], [], MonthlyCounts()
+    for chunk in sent:
+        ids = chunk.columns["source_id"].to_pylist()
+        drop = np.array([sid in earlier for sid in ids], bool)
+        rows = chunk.positions[drop]
+        rejected += [Rejected(source.places[p], raw,
+                              f"duplicate source_id {sid!r}: already loaded by batch {earlier[sid]}")
+                     for p, raw, sid in zip(rows, source.raws(rows), np.array(ids, object)[drop], strict=True)]
+        kept.append(chunk.without(drop))
+        count(counts, kept[-1].columns)
+    _copy_chunks(conn, table, types, batch_id, kept)
+    return rejected, counts
+
+
+class MonthlyCounts:
+    """A batch's counts (or sums) per indicator, month, borough and ward, added up chunk by chunk on
+    small integer keys; :meth:`frame` names them for ``harm.indicator_month`` (ward NULL: borough only)."""
+
+    KEYS = ["indicator", "month", "borough_code", "ward_code"]
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, dict[str, int]] = {"indicator": {}, "borough_code": {}, "ward_code": {}}
+        self._parts: list[pd.DataFrame] = []
+        self._total: pd.DataFrame | None = None
+
+    def add(self, records: Mapping[str, Any], indicator: pa.DictionaryArray | str, value: Any = None) -> None:
+        """``records`` has event_date (datetime64[D]), borough_code and ward_code (Arrow dictionaries)
+        and synthetic; ``value`` per record (default 1: a count)."""
+        n = len(records["synthetic"])
+        frame = pd.DataFrame({
+            "indicator": self._number("indicator", indicator, n),
+            "month": np.asarray(records["event_date"], "datetime64[D]").astype("datetime64[M]").astype(np.int64),
+            "borough_code": self._number("borough_code", records["borough_code"], n),
+            "ward_code": self._number("ward_code", records["ward_code"], n),
+            "value": np.ones(n) if value is None else np.asarray(value, np.float64),
+            "synthetic": np.asarray(records["synthetic"], bool)})
+        self._parts.append(frame.groupby(self.KEYS, as_index=False, sort=False).agg(
+            value=("value", "sum"), synthetic=("synthetic", "any")))
+        self._total = None
+
+    def _number(self, key: str, values: pa.DictionaryArray | str, n: int) -> np.ndarray:
+        numbers = self._numbers[key]
+        if isinstance(values, str):
+            return np.full(n, numbers.setdefault(values, len(numbers)), np.int64)
+        lookup = np.array([numbers.setdefault(v, len(numbers)) for v in values.dictionary.to_pylist()] + [-1], np.int64)
+        return lookup[values.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+
+    def frame(self) -> pd.DataFrame:
+        if self._total is None:
+            self._total = self._named()
+        return self._total
+
+    def _named(self) -> pd.DataFrame:
+        if not self._parts:
+            return pd.DataFrame(columns=[*self.KEYS, "value", "synthetic"])
+        out = pd.concat(self._parts).groupby(self.KEYS, as_index=False).agg(
+            value=("value", "sum"), synthetic=("synthetic", "any"))
+        for key, numbers in self._numbers.items():
+            names = np.array([*numbers, None], dtype=object)  # number -1 picks the last: None
+            out[key] = names[out[key].to_numpy()]
+        out["month"] = out["month"].to_numpy().astype("datetime64[M]").astype("datetime64[D]")
+        return out[[*self.KEYS, "value", "synthetic"]]
+
+
 def _add_counts(conn: psycopg.Connection, counts: pd.DataFrame) -> None:
     """Add this batch's counts to the published rows (append-only kinds: a record is never replaced).
 
     ``counts`` has indicator, month, borough_code, ward_code, value, synthetic: a few thousand rows
-    even for a million records, so this costs far less than rebuilding from every record.
+    even for a million records, so this costs far less than rebuilding from every record. One range
+    scan finds which of these rows are published already; those get the counts added (ON CONFLICT),
+    and the rest, usually nearly all, are new rows COPYed straight in, sparing a conflict check per
+    row. Should a new row meet one published meanwhile, everything goes through ON CONFLICT instead.
     """
     if counts.empty:
         return
+    known = _published(conn, counts)
+    try:
+        with conn.transaction():
+            _copy_counts(conn, "harm.indicator_month", counts[~known])
+    except psycopg.errors.UniqueViolation:
+        known[:] = True
+    if not known.any():
+        return
     conn.execute("CREATE TEMP TABLE add_stage (LIKE harm.indicator_month) ON COMMIT DROP")
-    _copy_frame(conn, "add_stage", counts)
+    _copy_counts(conn, "add_stage", counts[known])
     conn.execute("""INSERT INTO harm.indicator_month AS m SELECT * FROM add_stage
                     ON CONFLICT (indicator, month, borough_code, ward_code) DO UPDATE
                     SET value = m.value + EXCLUDED.value, synthetic = m.synthetic OR EXCLUDED.synthetic""")
     conn.execute("DROP TABLE add_stage")
 
 
-def _monthly(records: pd.DataFrame, indicator: pd.Series | str, value: pd.Series | int = 1) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "indicator": indicator, "month": pd.to_datetime(records["event_date"]).dt.to_period("M").dt.to_timestamp(),
-        "borough_code": records["borough_code"], "ward_code": records["ward_code"].where(records["ward_code"].notna()),
-        "value": value, "synthetic": records["synthetic"].astype(bool)})
-    out = frame.groupby(["indicator", "month", "borough_code", "ward_code"], dropna=False, as_index=False).agg(
-        value=("value", "sum"), synthetic=("synthetic", "any"))
-    out["month"] = out["month"].dt.date
-    return out
+def _published(conn: psycopg.Connection, counts: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``counts`` have their (indicator, month, borough, ward) in harm.indicator_month."""
+    months = counts["month"].dt.date
+    published = {(r["indicator"], r["month"], r["borough_code"], r["ward_code"]) for r in conn.execute(
+        "SELECT indicator, month, borough_code, ward_code FROM harm.indicator_month "
+        "WHERE indicator = ANY(%s) AND month BETWEEN %s AND %s",
+        (sorted(counts["indicator"].unique()), months.min(), months.max()))}
+    return np.array([k in published for k in zip(counts["indicator"], months, counts["borough_code"],
+                                                  counts["ward_code"], strict=True)], bool)
+
+
+def _copy_counts(conn: psycopg.Connection, table: str, counts: pd.DataFrame) -> None:
+    statement = sql.SQL("COPY {} (indicator, month, borough_code, ward_code, value, synthetic) "
+                        "FROM STDIN (FORMAT binary)").format(sql.SQL(table))
+    with conn.cursor().copy(statement) as copy:
+        copy.write(copy_binary.SIGNATURE)
+        copy.write(copy_binary.encode_rows([
+            ("text", counts["indicator"].to_numpy(object)),
+            ("date", counts["month"].to_numpy().astype("datetime64[D]")),
+            ("text", counts["borough_code"].to_numpy(object)), ("text", counts["ward_code"].to_numpy(object)),
+            ("float8", counts["value"].to_numpy(np.float64)), ("bool", counts["synthetic"].to_numpy(bool))]))
+        copy.write(copy_binary.TRAILER)
 
 
 def _refresh(conn: psycopg.Connection, indicators: tuple[str, ...], select_sql: str) -> None:
@@ -178,18 +359,42 @@ MAX_COUNT = 2**31 - 1   # PostgreSQL integer
 MAX_GBP = 1e12          # numeric(14, 2)
 
 
+#: Rows checked, located and encoded at a time. The server stores one chunk while the next is
+#: checked; a small first chunk starts the server sooner, larger ones cost less per chunk.
+FIRST_CHUNK_ROWS, CHUNK_ROWS = 10_000, 50_000
+
+
 def _single_location_records(table: SourceTable, geo: Geography, today: date,
-                             checks: Callable[[Verdicts, SourceTable], dict[str, np.ndarray]]) -> Prepared:
-    v = Verdicts(len(table))
-    values = checks(v, table)
-    values["event_date"] = check_dates(v, table, "date", today)
-    placed = locate_single(v, table, geo)
-    ok = v.ok
-    records = object_frame({**{k: arr[ok] for k, arr in values.items()},
-                            "borough_code": placed.borough_code[ok], "ward_code": placed.ward_code[ok],
-                            "location_method": placed.method[ok], "x": placed.x[ok], "y": placed.y[ok],
-                            "synthetic": synthetic_flags(table)[ok], "_position": np.flatnonzero(ok)})
-    return Prepared(records, v.rejected(table), notes={"dropped_columns": table.dropped})
+                             checks: Callable[[Verdicts, SourceTable], dict[str, Any]]) -> Prepared:
+    """Records with one location each, checked chunk by chunk as the publish step reads them.
+
+    Every such kind has a unique source_id: the file-wide duplicate check starts now, on a thread,
+    and is needed from the second chunk on (the first checks its own rows).
+    """
+    prepared = Prepared(None, [], notes={"dropped_columns": table.dropped})
+    if len(table) > FIRST_CHUNK_ROWS:
+        start_earlier_places(table, "source_id")
+
+    def chunks() -> Iterator[Chunk]:
+        starts = [0, *range(min(FIRST_CHUNK_ROWS, len(table)), len(table), CHUNK_ROWS)]
+        for start, stop in zip(starts, [*starts[1:], len(table)], strict=True):
+            if start == stop:
+                continue
+            part = table.slice(start, stop)
+            v = Verdicts(len(part))
+            values = checks(v, part)
+            values["event_date"] = check_dates(v, part, "date", today)
+            placed = locate_single(v, part, geo)
+            ok = v.ok
+            prepared.rejected.extend(v.rejected(part))
+            synthetic = synthetic_flags(part)[ok]
+            prepared.any_synthetic |= bool(synthetic.any())
+            yield Chunk({**{k: _take(arr, ok) for k, arr in values.items()},
+                         **{k: placed.column(k, geo, ok) for k in ("borough_code", "ward_code", "location_method")},
+                         "x": placed.x[ok], "y": placed.y[ok], "synthetic": synthetic}, np.flatnonzero(ok) + start)
+
+    prepared.chunks = chunks()
+    return prepared
 
 
 def prepare_closures(table: SourceTable, geo: Geography, today: date) -> Prepared:
@@ -204,8 +409,9 @@ def prepare_closures(table: SourceTable, geo: Geography, today: date) -> Prepare
 
 def _publish_located(conn: psycopg.Connection, batch_id: int, prepared: Prepared, source: SourceTable,
                      table: str, columns: list[str]) -> list[Rejected]:
-    """COPY straight into the record table; if a source_id was loaded by an earlier batch, undo that
-    (a savepoint) and load all but those rows, which are quarantined with the batch that has them."""
+    """COPY a frame of records straight into the record table; if a source_id was loaded by an earlier
+    batch, undo that (a savepoint) and load all but those rows, which are quarantined with the batch
+    that has them."""
     frame = prepared.records[columns].copy()
     frame["batch_id"] = batch_id
     try:
@@ -222,12 +428,20 @@ def _publish_located(conn: psycopg.Connection, batch_id: int, prepared: Prepared
     return rejected
 
 
+#: Column types of the record tables, for binary COPY (see etl/copy_binary.py).
+LOCATED = {"borough_code": "text", "ward_code": "text", "location_method": "text", "x": "float8", "y": "float8",
+           "synthetic": "bool", "batch_id": "int8"}
+CLOSURE_TYPES = {"source_id": "text", "closure_type": "text", "stage": "text", "event_date": "date", **LOCATED}
+
+
 def publish_closures(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
-    rejected = _publish_located(conn, batch_id, prepared, prepared.notes["source"], "etl.closure",
-                                ["source_id", "closure_type", "stage", "event_date", "borough_code", "ward_code",
-                                 "location_method", "x", "y", "synthetic"])
-    r = prepared.records
-    _add_counts(conn, _monthly(r, r["closure_type"] + "_closures"))
+    def count(counts: MonthlyCounts, r: dict[str, Any]) -> None:
+        kind = r["closure_type"]
+        counts.add(r, pa.DictionaryArray.from_arrays(kind.indices, pa.array(
+            [f"{k}_closures" for k in kind.dictionary.to_pylist()], pa.string())))
+
+    rejected, counts = _publish_chunks(conn, batch_id, prepared, "etl.closure", CLOSURE_TYPES, count)
+    _add_counts(conn, counts.frame())
     return rejected
 
 
@@ -253,13 +467,17 @@ def prepare_seizures(table: SourceTable, geo: Geography, today: date) -> Prepare
     return _single_location_records(table, geo, today, checks)
 
 
+SEIZURE_TYPES = {"source_id": "text", "event_date": "date", "seizure_count": "int4", "value_gbp": "numeric2",
+                 **LOCATED}
+
+
 def publish_seizures(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> list[Rejected]:
-    rejected = _publish_located(conn, batch_id, prepared, prepared.notes["source"], "etl.asset_seizure",
-                                ["source_id", "event_date", "seizure_count", "value_gbp", "borough_code", "ward_code",
-                                 "location_method", "x", "y", "synthetic"])
-    r = prepared.records
-    _add_counts(conn, pd.concat([_monthly(r, "asset_seizures", r["seizure_count"].astype(float)),
-                                 _monthly(r, "asset_seizure_value_gbp", r["value_gbp"].astype(float))]))
+    def count(counts: MonthlyCounts, r: dict[str, Any]) -> None:
+        counts.add(r, "asset_seizures", r["seizure_count"])
+        counts.add(r, "asset_seizure_value_gbp", r["value_gbp"])
+
+    rejected, counts = _publish_chunks(conn, batch_id, prepared, "etl.asset_seizure", SEIZURE_TYPES, count)
+    _add_counts(conn, counts.frame())
     return rejected
 
 
@@ -268,18 +486,19 @@ def publish_seizures(conn: psycopg.Connection, batch_id: int, prepared: Prepared
 def prepare_disruptions(table: SourceTable, geo: Geography, today: date) -> Prepared:
     require_columns(table, ("source_id",), ("date",), ("network_ref",), ("level",), ("grading",))
     v = Verdicts(len(table))
-    sid = check_required_unique(v, table, "source_id")
+    sid = check_required_unique(v, table, "source_id").to_numpy(zero_copy_only=False)
     ref = column(table, "network_ref")
     v.fail(ref == "", "network_ref is empty")
-    level = check_choice(v, table, "level", ("local", "cross_borough", "county_lines", "international"))
-    grading = check_choice(v, table, "grading", ("major", "moderate", "minor"))
+    level = check_choice(v, table, "level", ("local", "cross_borough", "county_lines", "international")
+                         ).to_numpy(zero_copy_only=False)
+    grading = check_choice(v, table, "grading", ("major", "moderate", "minor")).to_numpy(zero_copy_only=False)
     when = check_dates(v, table, "date", today)
     children: list[tuple[Any, ...]] = []
     for i in np.flatnonzero(v.ok):
         try:
             places = row_locations(table, i, geo, many=True)
         except Reject as e:
-            v.reason[i] = str(e)
+            v.reject(i, str(e))
             continue
         for seq, p in enumerate(places, start=1):
             children.append((sid[i], seq, p.borough_code, p.ward_code, p.method, p.x, p.y))
@@ -313,9 +532,10 @@ def prepare_pas(table: SourceTable, geo: Geography, today: date) -> Prepared:
     require_columns(table, ("period_type",), ("period_end",), ("geography_level",), ("geography_code",),
                     ("measure",), ("respondents",), ("agree_count", "agree_pct"))
     v = Verdicts(len(table))
-    ptype = check_choice(v, table, "period_type", ("quarter", "r12"), {"rolling_12_months": "r12", "q": "quarter"})
-    level = check_choice(v, table, "geography_level", ("ward", "borough"))
-    measure = check_choice(v, table, "measure", ("drug_problem", "tackle_dealing"))
+    ptype = check_choice(v, table, "period_type", ("quarter", "r12"), {"rolling_12_months": "r12", "q": "quarter"}
+                         ).to_numpy(zero_copy_only=False)
+    level = check_choice(v, table, "geography_level", ("ward", "borough")).to_numpy(zero_copy_only=False)
+    measure = check_choice(v, table, "measure", ("drug_problem", "tackle_dealing")).to_numpy(zero_copy_only=False)
     end_raw, code_raw = column(table, "period_end"), column(table, "geography_code")
     vintage = column(table, "ward_vintage")
     resp_raw, count_raw, pct_raw = column(table, "respondents"), column(table, "agree_count"), column(table, "agree_pct")
@@ -355,7 +575,7 @@ def prepare_pas(table: SourceTable, geo: Geography, today: date) -> Prepared:
             else:
                 raise Reject("both agree_count and agree_pct are empty")
         except Reject as e:
-            v.reason[i] = str(e)
+            v.reject(i, str(e))
             continue
         period_end[i], geo_code[i], borough[i] = end, place.ward_code or place.borough_code, place.borough_code
         respondents[i], agree[i] = r, a
@@ -542,29 +762,38 @@ def run(settings: Settings, kind_name: str, path: Path, *, today: date | None = 
         batch_id = ctl.execute("INSERT INTO etl.batch (job, file_name, file_sha256) VALUES (%s, %s, %s) RETURNING batch_id",
                                (kind.name, path.name, sha)).fetchone()["batch_id"]
         try:
-            t0 = time.perf_counter()
-            log("reading")
-            source = read_table(path)
-            timings["read"] = time.perf_counter() - t0
             with psycopg.connect(url, autocommit=False, row_factory=psycopg.rows.dict_row,
                                  application_name=f"harmmap-etl-{batch_id}") as conn:
                 t0 = time.perf_counter()
-                geo = Geography(conn)
+                log("reading")
+                # The reference geography comes from the database while the file is read (both wait
+                # on I/O or run in C++ without the GIL); nothing else uses the connection meanwhile.
+                with ThreadPoolExecutor(1) as pool:
+                    loading = pool.submit(Geography, conn)
+                    source = read_table(path)
+                geo = loading.result()
+                timings["read"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
                 log("checking and locating")
                 prepared = kind.prepare(source, geo, today)
                 prepared.notes["source"] = source
-                if geo.snapped:
-                    prepared.notes["points_snapped_to_nearest_ward"] = geo.snapped
-                timings["validate_locate"] = time.perf_counter() - t0
-                t0 = time.perf_counter()
+                streamed = prepared.chunks is not None  # checked while written, inside publish
+                if not streamed:
+                    timings["validate_locate"] = time.perf_counter() - t0
+                    t0 = time.perf_counter()
                 log("publishing")
                 with conn.transaction():
                     # One run of a kind at a time: a second waits here, then sees the first's result.
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext('harmmap-etl'), hashtext(%s))", (kind.name,))
-                    rejected = source.unparsed + prepared.rejected + kind.publish(conn, batch_id, prepared)
+                    # Single-location kinds are checked while they are written, so their rejects are
+                    # complete only once publish has returned.
+                    published_rejects = kind.publish(conn, batch_id, prepared)
+                    rejected = source.unparsed + prepared.rejected + published_rejects
                     write_quarantine(conn, batch_id, rejected)
                     read, quarantined = source.rows_read, len(rejected)
-                    timings["publish"] = time.perf_counter() - t0
+                    timings["validate_locate_publish" if streamed else "publish"] = time.perf_counter() - t0
+                    if geo.snapped:
+                        prepared.notes["points_snapped_to_nearest_ward"] = geo.snapped
                     notes = {k: v for k, v in prepared.notes.items() if k != "source"}
                     if source.encoding and source.encoding != "utf-8-sig":
                         notes["encoding"] = f"read as {source.encoding} (not UTF-8)"

@@ -53,8 +53,9 @@ def publishing_backend(url: str, batch_app: str) -> bool:
     """True once the job's backend is writing the published data: its COPY into the records table (the
     first write of the publish transaction) or a later statement of it. Reading reference data does not count."""
     with db.connect(url) as c:
+        # This database only: the server may be running other test sessions' jobs at the same time.
         row = c.execute("""SELECT count(*) AS n FROM pg_stat_activity
-                           WHERE application_name LIKE %s AND state = 'active'
+                           WHERE datname = current_database() AND application_name LIKE %s AND state = 'active'
                              AND (query LIKE 'COPY etl.closure%%' OR query LIKE '%%harm.indicator_month%%'
                                   OR query LIKE '%%add_stage%%' OR query LIKE '%%etl.quarantine%%')""",
                         (batch_app,)).fetchone()
@@ -63,7 +64,8 @@ def publishing_backend(url: str, batch_app: str) -> bool:
 
 def any_job_backend(url: str, batch_app: str) -> bool:
     with db.connect(url) as c:
-        return c.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE %s",
+        return c.execute("SELECT count(*) AS n FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND application_name LIKE %s",
                          (batch_app,)).fetchone()["n"] > 0
 
 
