@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,55 +121,76 @@ def wards_geojson() -> Response:
 
 # --- the page -------------------------------------------------------------------------------------
 
-class WardLayer(MacroElement):
-    """Hands the folium map to static/harmmap/wardmap.js, which loads and draws the wards."""
+class TaskingPage(MacroElement):
+    """Hands the folium map to static/harmmap/tasking.js, which loads the wards, the figures and the table."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        HarmMap.wardMap({{ this._parent.get_name() }}, {{ this.options | tojson }});
+        HarmMap.tasking({{ this._parent.get_name() }}, {{ this.options | tojson }});
         {% endmacro %}
     """)
 
     def __init__(self, **options: Any) -> None:
         super().__init__()
-        self._name = "WardLayer"
+        self._name = "TaskingPage"
         self.options = options
+
+
+#: The page's own scripts, in load order (plain ES2017, no build step).
+SCRIPTS = ("util.js", "wardmap.js", "panel.js", "tasking.js")
+#: folium's map header pins the zoom level (maximum-scale=1, user-scalable=no), which stops people zooming the
+#: page on a tablet; base.html already has an ordinary viewport tag.
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*/>\s*')
 
 
 def build_map(options: dict[str, Any]) -> folium.Map:
     settings = services().settings
-    m = folium.Map(location=LONDON_CENTRE, zoom_start=10, min_zoom=9, max_zoom=17, tiles=None,
-                   control_scale=True, prefer_canvas=False, max_bounds=True, zoom_snap=0.25)
+    (south, west), (north, east) = LONDON_BOUNDS
+    m = folium.Map(location=LONDON_CENTRE, zoom_start=10, tiles=None, control_scale=True, prefer_canvas=False,
+                   max_bounds=True, min_lat=south - 0.25, max_lat=north + 0.25, min_lon=west - 0.5,
+                   max_lon=east + 0.5, zoom_snap=0.25, minZoom=9, maxZoom=17)
     # Replace folium's CDN assets (jsdelivr, cdnjs, bootstrapcdn...) with our vendored Leaflet.
-    m.default_js = [("leaflet", url_for("static", filename="vendor/leaflet/leaflet.js")),
-                    ("harmmap", url_for("static", filename="harmmap/wardmap.js"))]
+    m.default_js = [("leaflet", url_for("static", filename="vendor/leaflet/leaflet.js"))] + [
+        (f"harmmap_{name}", url_for("static", filename=f"harmmap/{name}")) for name in SCRIPTS]
     m.default_css = [("leaflet_css", url_for("static", filename="vendor/leaflet/leaflet.css")),
                      ("harmmap_css", url_for("static", filename="harmmap/harmmap.css"))]
     if settings.basemap_url:
         folium.TileLayer(settings.basemap_url, attr=settings.basemap_attribution or "Basemap", name="Basemap",
                          max_zoom=19).add_to(m)
-    m.fit_bounds(LONDON_BOUNDS)
-    WardLayer(**options).add_to(m)
+    # No fit_bounds here: tasking.js fits London (or the borough or ward in the URL) once the page around the
+    # map has its final size, and a second, animated fit from folium would only get in its way.
+    TaskingPage(**options).add_to(m)
     return m
 
 
 @bp.get("/")
 def index() -> str:
+    """The tasking map. Everything it shows comes from JSON endpoints (web/tasking_data.py) and the ward
+    geometry above; the page itself carries only the frame, so it stays a few kilobytes."""
     status = reference_status()
     vintage = CURRENT_VINTAGE
     info = status.vintages.get(vintage)
     if info is None:
         raise NotFound(f"ward vintage {vintage} is not loaded")
+    data = "tasking_data."  # web/tasking_data.py
     options = {
-        "url": url_for("map.wards_geojson", vintage=vintage),
+        "wards_url": url_for("map.wards_geojson", vintage=vintage),
         "tolerances": {str(z): tolerance_for_zoom(z) for z in range(0, 23)},
-        "marking": services().settings.protective_marking,
+        "meta_url": url_for(data + "meta_json"),
+        "values_url": url_for(data + "values_json"),
+        "worst_url": url_for(data + "worst_json"),
+        "worst_csv_url": url_for(data + "worst_csv"),
+        "ward_url": url_for(data + "ward_json", ward_code="__CODE__"),
+        "search_url": url_for(data + "search"),
     }
     fig = build_map(options).get_root()
     fig.render()
+    # Fetched while the scripts load, not after (the first geometry is the one for the opening zoom, 10).
+    preload = [f"{options['wards_url']}&tolerance={tolerance_for_zoom(10)}", options["meta_url"]]
     return render_template(
         "map.html",
-        map_header=fig.header.render(),
+        preload=preload,
+        map_header=_FOLIUM_VIEWPORT.sub("", fig.header.render()),
         map_html=fig.html.render(),
         map_script=fig.script.render(),
         vintage=info,

@@ -1,0 +1,647 @@
+/* HarmMap tasking page: filters, URL state, the worst-wards table, search, the synthetic-data banner, and
+ * the ward panel, kept in step with the map (wardmap.js). The whole view lives in the URL query:
+ *   period, layer, borough, rule, n, threshold, ward, hotspots
+ * so a link reopens the same view and the back button steps back through changes. */
+(function () {
+  "use strict";
+  var HM = window.HarmMap = window.HarmMap || {};
+  var U = HM.util;
+  var esc = U.esc;
+
+  var KINDS = [["month", "Months"], ["quarter", "Quarters"], ["fy", "Financial years"], ["r12", "Rolling 12 months"]];
+  var RULES = ["top_n", "top_decile", "threshold"];
+  var DEFAULTS = { layer: "harm_index", borough: "", rule: "top_n", n: 20, threshold: 50, ward: "", hotspots: false };
+
+  function $(id) { return document.getElementById(id); }
+
+  function periodOption(p) {
+    var f = p.first_month, l = p.last_month;
+    if (p.kind === "month") { return U.monthText(l, true); }
+    if (p.kind === "quarter") {
+      return "Q" + p.period.slice(-1) + " " + l.slice(0, 4) + " (" + U.monthText(f).slice(0, 3) + "–" + U.monthText(l) + ")";
+    }
+    if (p.kind === "fy") { return p.period + " (Apr–Mar)"; }
+    return "12 months to " + U.monthText(l);
+  }
+
+  function tasking(map, options) {
+    var meta = null;
+    var state = null;
+    var cache = { values: {}, worst: {}, ward: {} };
+    var current = { values: null, worst: null, ward: null };
+    var lastTrigger = null;
+    var stickyNote = "";   // a message that must outlive the next "loaded" (e.g. a bad link parameter)
+    var mapEl = map.getContainer();
+    var host = $("map-container");
+    var panel = $("hm-panel"), panelBody = $("hm-panel-body");
+
+    map.attributionControl.setPrefix(false);
+    map.attributionControl.addAttribution("Boundaries &amp; population: ONS, OS, GLA (OGL v3.0)");
+    mapEl.setAttribute("aria-label", "Map of London wards. Use the worst-wards table or ward search to open a ward with the keyboard.");
+    mapEl.setAttribute("role", "region");
+
+    // --- status, legends ----------------------------------------------------------------------------------
+    var status = L.control({ position: "topleft" });
+    status.onAdd = function () {
+      var div = L.DomUtil.create("div", "hm-status");
+      div.id = "hm-status";
+      div.setAttribute("role", "status");
+      div.setAttribute("aria-live", "polite");
+      return div;
+    };
+    status.addTo(map);
+    // The status box shows what is loading or what went wrong; when idle, a standing note (e.g. what a
+    // link asked for that does not exist) stays until the view next changes.
+    var standing = "";
+    function say(text, isError) {
+      var div = $("hm-status"), shown = text || standing;
+      div.textContent = shown;
+      div.classList.toggle("error", !!isError || (!text && !!standing));
+      div.hidden = !shown;
+    }
+
+    var legend = L.control({ position: "bottomright" });
+    legend.onAdd = function () {
+      var div = L.DomUtil.create("div", "hm-legend");
+      div.id = "hm-legend";
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    legend.addTo(map);
+
+    var hotLegend = L.control({ position: "bottomright" });
+    hotLegend.onAdd = function () {
+      var div = L.DomUtil.create("div", "hm-legend hm-hot-legend");
+      div.id = "hm-hot-legend";
+      var swatch = function (k) {
+        var h = HM.HOTSPOTS[k];
+        return '<td><svg class="hm-swatch" width="18" height="13" role="img" aria-label="' + esc(h.label) + '"><rect x="0.5" y="0.5" width="17" height="12" fill="url(#hm-lg-' +
+          k + ')" stroke="' + h.ink + '"' + (k.indexOf("cold") === 0 ? ' stroke-dasharray="4 2"' : "") + "/></svg></td>";
+      };
+      var rows = ['<svg width="0" height="0" aria-hidden="true" style="position:absolute">' + HM.patternDefs("hm-lg-") + "</svg>",
+        '<h2>Hot and cold spots</h2><p class="hm-legend-sub">Getis-Ord Gi* of the harm index, FDR-corrected</p>',
+        '<table class="hm-hot-table"><thead><tr><th scope="col">Confidence</th><th scope="col">Hot</th><th scope="col">Cold</th></tr></thead><tbody>'];
+      ["99", "95", "90"].forEach(function (c) {
+        rows.push('<tr><th scope="row">' + c + "%</th>" + swatch("hot_" + c) + swatch("cold_" + c) + "</tr>");
+      });
+      rows.push("</tbody></table>");
+      div.innerHTML = rows.join("");
+      return div;
+    };
+
+    // meta.json and the ward shapes are preloaded by the page's <head>; the figures for the view the URL names
+    // are asked for as soon as meta.json says what is published, before the ward shapes are built.
+    var metaLoaded = U.getJSON(options.meta_url);
+    var figuresAsked = metaLoaded.then(function (m) { meta = m; fetchFigures(readURL(true).state); })
+      .catch(function () { /* said below */ });
+
+    var wm = HM.wardLayer(map, {
+      url: options.wards_url, tolerances: options.tolerances, say: say, gate: figuresAsked,
+      onSelect: function (code) { lastTrigger = null; selectWard(code, true); },
+      onHover: function (code) { markRow(code); }
+    });
+
+    // --- state <-> URL --------------------------------------------------------------------------------------
+    function periodMeta(label) {
+      return meta.periods.filter(function (p) { return p.period === label; })[0] || null;
+    }
+    function layerMeta(id) {
+      return meta.layers.filter(function (l) { return l.id === id; })[0] || null;
+    }
+    function boroughName(code) {
+      var b = meta.boroughs.filter(function (x) { return x.code === code; })[0];
+      return b ? b.name : "";
+    }
+
+    /** The view the URL names, checked against what is published (and, unless `early`, the loaded wards). */
+    function readURL(early) {
+      var q = new URLSearchParams(window.location.search);
+      var notes = [];
+      var s = {
+        period: q.get("period") || meta.default_period,
+        layer: q.get("layer") || DEFAULTS.layer,
+        borough: q.get("borough") || "",
+        rule: q.get("rule") || DEFAULTS.rule,
+        n: parseInt(q.get("n") || DEFAULTS.n, 10),
+        threshold: parseFloat(q.get("threshold") || DEFAULTS.threshold),
+        ward: (q.get("ward") || "").toUpperCase(),
+        hotspots: q.get("hotspots") === "1" || q.get("hotspots") === "true"
+      };
+      if (!periodMeta(s.period)) { notes.push("period " + s.period); s.period = meta.default_period; }
+      if (!layerMeta(s.layer)) { notes.push("layer " + s.layer); s.layer = DEFAULTS.layer; }
+      s.layer = availableLayer(s.period, s.layer, notes);
+      if (s.borough) {
+        // a code, or a borough's name typed into a link by hand ("Lambeth")
+        var hit = meta.boroughs.filter(function (b) {
+          return b.code === s.borough.toUpperCase() || b.name.toLowerCase() === s.borough.toLowerCase();
+        })[0];
+        if (hit) { s.borough = hit.code; } else { notes.push("borough " + s.borough); s.borough = ""; }
+      }
+      if (RULES.indexOf(s.rule) < 0) { notes.push("rule " + s.rule); s.rule = DEFAULTS.rule; }
+      if (!(s.n >= 1 && s.n <= 200)) { s.n = DEFAULTS.n; }
+      if (!(s.threshold >= 0 && s.threshold <= 100)) { s.threshold = DEFAULTS.threshold; }
+      if (s.ward && !early && !wm.has(s.ward)) { notes.push("ward " + s.ward); s.ward = ""; }
+      return { state: s, notes: notes };
+    }
+
+    /** `layer` if the period has figures for it, else the harm index (or the first layer it has). */
+    function availableLayer(period, layer, notes) {
+      var have = layersFor(period);
+      if (have.indexOf(layer) >= 0) { return layer; }
+      var instead = have.indexOf(DEFAULTS.layer) >= 0 ? DEFAULTS.layer : have[0] || DEFAULTS.layer;
+      var l = layerMeta(layer);
+      notes.push((l ? l.label : layer) + " for " + ((periodMeta(period) || {}).title || period) + " (no figures)");
+      return instead;
+    }
+
+    function toQuery(s) {
+      var q = new URLSearchParams();
+      q.set("period", s.period);
+      if (s.layer !== DEFAULTS.layer) { q.set("layer", s.layer); }
+      if (s.borough) { q.set("borough", s.borough); }
+      if (s.rule !== DEFAULTS.rule) { q.set("rule", s.rule); }
+      if (s.rule === "top_n" && s.n !== DEFAULTS.n) { q.set("n", String(s.n)); }
+      if (s.rule === "threshold") { q.set("threshold", String(s.threshold)); }
+      if (s.ward) { q.set("ward", s.ward); }
+      if (s.hotspots) { q.set("hotspots", "1"); }
+      return q.toString();
+    }
+
+    function worstParams(s) {
+      return { period: s.period, borough: s.borough, rule: s.rule, n: s.rule === "top_n" ? s.n : "",
+        threshold: s.rule === "threshold" ? s.threshold : "" };
+    }
+
+    // --- controls ---------------------------------------------------------------------------------------------
+    /** The latest month any indicator has figures for ("2026-03"), from meta.data_updated. */
+    function dataTo(updated) {
+      if (!updated) { return ""; }
+      if (typeof updated === "string") { return updated.slice(0, 7); }
+      var last = "";
+      Object.keys(updated.indicators || {}).forEach(function (k) {
+        var m = updated.indicators[k].last || "";
+        if (m > last) { last = m; }
+      });
+      return last;
+    }
+    /** Layers with figures for a period (meta lists them per period; older metas list none: all are). */
+    function layersFor(label) {
+      var p = periodMeta(label);
+      return p && p.layers ? p.layers : meta.layers.map(function (l) { return l.id; });
+    }
+    function buildControls() {
+      var sel = $("f-period"), h = [];
+      KINDS.forEach(function (kind) {
+        var ps = meta.periods.filter(function (p) { return p.kind === kind[0]; }).slice()
+          .sort(function (a, b) { return a.last_month < b.last_month ? 1 : a.last_month > b.last_month ? -1 : 0; });
+        if (!ps.length) { return; }
+        h.push('<optgroup label="' + esc(kind[1]) + '">');
+        ps.forEach(function (p) { h.push('<option value="' + esc(p.period) + '">' + esc(periodOption(p)) + "</option>"); });
+        h.push("</optgroup>");
+      });
+      sel.innerHTML = h.join("");
+      $("f-layer").innerHTML = meta.layers.map(function (l) {
+        var note = l.synthetic && l.id !== "harm_index" ? " (synthetic)" : "";  // the banner says what the index holds
+        return '<option value="' + esc(l.id) + '">' + esc(l.label) + note + "</option>";
+      }).join("");
+      $("f-borough").innerHTML = '<option value="">All London</option>' + meta.boroughs.slice()
+        .sort(function (a, b) { return a.name.localeCompare(b.name); })
+        .map(function (b) { return '<option value="' + esc(b.code) + '">' + esc(b.name) + "</option>"; }).join("");
+      var upd = [], lastMonth = dataTo(meta.data_updated);
+      if (lastMonth) { upd.push("Data to " + U.monthText(lastMonth, true)); }
+      if (meta.published_at) { upd.push("index published " + U.timeText(meta.published_at)); }
+      $("hm-updated").textContent = upd.join(" · ");
+      $("hm-foot-updated").textContent = upd.length ? upd.join(", ") + "." : "";
+
+      function onChange(id, fn) { $(id).addEventListener("change", fn); }
+      onChange("f-period", function (e) {
+        var notes = [], layer = availableLayer(e.target.value, state.layer, notes);
+        if (notes.length) { stickyNote = "Showing the " + (layerMeta(layer) || {}).label + ": no figures for " + notes[0].replace(/ \(no figures\)$/, ""); }
+        go({ period: e.target.value, layer: layer });
+      });
+      onChange("f-layer", function (e) { go({ layer: e.target.value }); });
+      onChange("f-borough", function (e) { go({ borough: e.target.value }, { fit: "borough" }); });
+      onChange("f-rule", function (e) { go({ rule: e.target.value }); });
+      onChange("f-n", function (e) {
+        var n = parseInt(e.target.value, 10);
+        if (n >= 1 && n <= 200) { go({ n: n }); } else { e.target.value = state.n; }
+      });
+      onChange("f-threshold", function (e) {
+        var t = parseFloat(e.target.value);
+        if (t >= 0 && t <= 100) { go({ threshold: t }); } else { e.target.value = state.threshold; }
+      });
+      onChange("f-hotspots", function (e) { go({ hotspots: e.target.checked }); });
+      $("hm-filters").addEventListener("submit", function (e) { e.preventDefault(); });
+    }
+
+    function syncControls() {
+      var have = layersFor(state.period);
+      Array.prototype.forEach.call($("f-layer").options, function (o) {
+        o.disabled = have.indexOf(o.value) < 0;
+        o.title = o.disabled ? "No figures for this period" : "";
+      });
+      $("f-period").value = state.period;
+      $("f-layer").value = state.layer;
+      $("f-borough").value = state.borough;
+      $("f-rule").value = state.rule;
+      $("f-n").value = String(state.n);
+      $("f-threshold").value = String(state.threshold);
+      $("f-hotspots").checked = state.hotspots;
+      $("f-n-wrap").hidden = state.rule !== "top_n";
+      $("f-threshold-wrap").hidden = state.rule !== "threshold";
+    }
+
+    // --- rendering ------------------------------------------------------------------------------------------
+    function ruleText(s) {
+      var where = s.borough ? " in " + boroughName(s.borough) : " in London";
+      if (s.rule === "top_decile") { return "Worst 10% of wards" + where; }
+      if (s.rule === "threshold") { return "Wards scoring " + s.threshold + " or more" + where; }
+      return "Worst " + s.n + " wards" + where;
+    }
+
+    function drawBanner() {
+      var p = periodMeta(state.period), names = [], seen = {};
+      function add(id, label) { if (!seen[id]) { seen[id] = true; names.push(label); } }
+      meta.layers.forEach(function (l) {
+        if (l.id !== "harm_index" && l.synthetic && p && p.weights && p.weights[l.id] > 0) { add(l.id, l.label); }
+      });
+      var layer = layerMeta(state.layer);
+      if (layer && layer.synthetic && layer.id !== "harm_index") { add(layer.id, layer.label); }
+      // the worst-wards table is the harm index: its synthetic parts are shown whatever the layer
+      ((current.worst && current.worst.synthetic_indicators) || []).forEach(function (id) {
+        var l = layerMeta(id);
+        add(id, l ? l.label : id);
+      });
+      if (state.ward && current.ward && current.ward.indicators) {
+        current.ward.indicators.forEach(function (i) { if (i.synthetic) { add(i.indicator, i.label || i.indicator); } });
+      }
+      var banner = $("hm-synthetic");
+      if (names.length || (p && p.synthetic)) {
+        $("hm-synthetic-list").textContent = names.length ? names.join(", ") : "some indicators in this period";
+        banner.hidden = false;
+      } else {
+        banner.hidden = true;
+      }
+    }
+
+    function drawLegend(v) {
+      var layer = layerMeta(state.layer) || {}, p = periodMeta(state.period) || {};
+      var h = ["<h2>" + esc(v.label || layer.label) + "</h2>",
+        '<p class="hm-legend-sub">' + esc(v.unit || layer.unit || "") + (v.unit || layer.unit ? " · " : "") + esc(v.title || p.title || state.period) + "</p>"];
+      var isIndex = state.layer === "harm_index";
+      (v.classes || []).forEach(function (c) {
+        // the index's bands are ranks: give the scores each holds too
+        var extra = isIndex && U.isNum(c.min) && U.isNum(c.max) ? U.num(c.min, 0) + "–" + U.num(c.max, 0) : "";
+        h.push('<div class="hm-legend-row"' + (U.isNum(c.count) ? ' title="' + c.count + ' wards"' : "") +
+          '><i style="background:' + esc(c.color) + '"></i><span class="hm-legend-label">' + esc(c.label) +
+          "</span>" + (extra ? '<span class="hm-legend-extra" title="Scores in this band">' + esc(extra) + "</span>" : "") + "</div>");
+      });
+      if (isIndex) {
+        h.push('<p class="hm-legend-note">Bands are deciles of ' + esc(state.borough ? boroughName(state.borough) + "'s" : "London's") +
+          " ranked wards; the numbers are the scores in each band.</p>");
+      }
+      h.push('<div class="hm-legend-row"><i class="nodata"></i>No data / not scored</div>');
+      h.push('<div class="hm-legend-row"><i class="city"></i>City of London (not MPS)</div>');
+      h.push('<div class="hm-legend-row"><i class="worst"></i><span>Outlined and numbered: ' + esc(ruleText(state).replace(/^W/, "w")) + "</span></div>");
+      if (state.borough) { h.push('<div class="hm-legend-row"><i class="faded"></i>Outside ' + esc(boroughName(state.borough)) + "</div>"); }
+      if (state.layer === "harm_index" && p.dropped && p.dropped.length) {
+        var labels = p.dropped.map(function (id) { var l = layerMeta(id); return l ? l.label : id; });
+        h.push('<p class="hm-legend-note">No data this period for ' + esc(labels.join(", ")) +
+          ": the index shares out their weight among the other indicators.</p>");
+      }
+      $("hm-legend").innerHTML = h.join("");
+    }
+
+    /** "Drug trafficking offences" -> "drug trafficking offences"; "PAS: ..." stays as it is. */
+    function midSentence(label) {
+      return /^[A-Z][a-z]/.test(label) ? label.charAt(0).toLowerCase() + label.slice(1) : label;
+    }
+
+    function drawTable(w) {
+      var rows = w.rows || [];
+      var body = $("worst-rows");
+      $("worst-title").textContent = ruleText(state);
+      $("worst-rank-h").textContent = state.borough ? "Rank in borough" : "Rank";
+      $("worst-note").textContent = w.note || "";
+      var h = rows.map(function (r) {
+        var top = (r.top_indicators || [])[0];
+        var sub = [state.borough ? "London #" + r.rank_london : r.borough_name];
+        if (top && U.isNum(top.points)) { sub.push("mainly " + midSentence(top.label || top.indicator) + " (" + U.num(top.points, 1) + " pts)"); }
+        var hs = HM.HOTSPOTS[r.hotspot] ? '<span class="hm-hs ' + (r.hotspot.indexOf("hot") === 0 ? "hot" : "cold") +
+          '" title="' + esc(U.hotspotText(r.hotspot)) + '">' + esc(HM.HOTSPOTS[r.hotspot].label.replace(", ", " ")) + "</span>" : "";
+        return '<tr tabindex="0" data-ward="' + esc(r.ward_code) + '" aria-label="' + esc("#" + r.rank + " " + r.ward_name + ", " +
+          r.borough_name + ", score " + U.num(r.score, 1)) + '"><td class="rank">' + esc(r.rank) + '</td><td class="ward"><span class="name">' +
+          esc(r.ward_name) + "</span>" + hs + '<span class="sub">' + esc(sub.join(" · ")) + '</span></td><td class="score">' +
+          U.num(r.score, 1) + "</td></tr>";
+      });
+      body.innerHTML = h.length ? h.join("") : '<tr class="empty"><td colspan="3">No ward meets this rule.</td></tr>';
+      var csv = options.worst_csv_url + U.query(worstParams(state));
+      $("worst-csv").setAttribute("href", csv);
+      markSelectedRow();
+    }
+
+    function markRow(code) {
+      Array.prototype.forEach.call(document.querySelectorAll("#worst-rows tr.hover"), function (tr) { tr.classList.remove("hover"); });
+      if (code) {
+        var tr = document.querySelector('#worst-rows tr[data-ward="' + code + '"]');
+        if (tr) { tr.classList.add("hover"); }
+      }
+    }
+    function markSelectedRow() {
+      Array.prototype.forEach.call(document.querySelectorAll("#worst-rows tr"), function (tr) {
+        if (tr.getAttribute("data-ward") === state.ward) { tr.setAttribute("aria-current", "true"); } else { tr.removeAttribute("aria-current"); }
+      });
+    }
+
+    /** How much of the map's left and right the ward panel and the legend cover (pixels): fits keep wards
+     * clear of them. A panel that covers most of the map (small screens) leaves nothing to pad for. */
+    function covered() {
+      var pad = { left: 0, right: 0 }, m = host.getBoundingClientRect();
+      if (!panel.hidden) {
+        var p = panel.getBoundingClientRect();
+        var overlap = Math.max(0, Math.min(m.right, p.right) - Math.max(m.left, p.left));
+        if (overlap < m.width * 0.7) {
+          if (p.left - m.left < m.right - p.right) { pad.left = overlap; } else { pad.right = overlap; }
+        }
+      }
+      var lg = $("hm-legend"), w = lg ? lg.offsetWidth + 10 : 0;
+      if (w && m.width - pad.left - pad.right - w >= 320) { pad.right += w; }
+      return pad;
+    }
+
+    function openPanel() {
+      panel.hidden = false;
+      document.body.classList.add("panel-open");
+    }
+    function closePanelView() {
+      panel.hidden = true;
+      document.body.classList.remove("panel-open");
+      current.ward = null;
+      host.removeAttribute("data-panel-ward");
+    }
+
+    function showWard(focus) {
+      var code = state.ward, period = state.period, key = period + "|" + code;
+      var p = periodMeta(period);
+      var ctx = { code: code, period: p, layer: state.layer,
+        layerLabel: (layerMeta(state.layer) || {}).label };
+      function draw(d) {
+        current.ward = d;
+        ctx.wardsRanked = U.isNum(d.n_london) ? d.n_london : p && p.wards_ranked;
+        HM.panel.render(panelBody, d, ctx);
+        $("hm-panel-close").addEventListener("click", function () { closeWard(); });
+        openPanel();
+        if (focus) { var t = $("hm-panel-title"); if (t) { t.focus({ preventScroll: true }); } }
+        host.setAttribute("data-panel-ward", code + "|" + period + "|" + state.layer);
+        drawBanner();
+      }
+      if (cache.ward[key]) { draw(cache.ward[key]); return; }
+      if (panel.hidden) {
+        panelBody.innerHTML = '<div class="hm-panel-head"><div><h2 id="hm-panel-title" tabindex="-1">' +
+          esc((wm.properties(code) || {}).ward_name || code) + '</h2><p class="hm-panel-sub">Loading…</p></div>' +
+          '<button type="button" class="hm-close" id="hm-panel-close" aria-label="Close ward panel (Escape)">×</button></div>';
+        $("hm-panel-close").addEventListener("click", function () { closeWard(); });
+        openPanel();
+      }
+      U.getJSON(options.ward_url.replace("__CODE__", encodeURIComponent(code)) + U.query({ period: period }), "ward")
+        .then(function (d) {
+          cache.ward[key] = d;
+          if (state.ward === code && state.period === period) { draw(d); }
+        })
+        .catch(function (e) {
+          if (state.ward !== code) { return; }
+          var sub = panelBody.querySelector(".hm-panel-sub");
+          if (sub) { sub.textContent = "Could not load this ward: " + e.message; } else { say("Could not load this ward: " + e.message, true); }
+        });
+    }
+
+    /** One request per distinct query, kept (as its promise) so Back is instant and a figure asked for twice
+     * (the early fetch at start, then the first draw) is fetched once. Failures are not kept. */
+    function fetchCached(kind, url, key) {
+      if (cache[kind][key]) { return cache[kind][key]; }
+      if (Object.keys(cache[kind]).length > 40) { cache[kind] = {}; }
+      var p = U.getJSON(url);
+      cache[kind][key] = p;
+      p.catch(function () { if (cache[kind][key] === p) { delete cache[kind][key]; } });
+      return p;
+    }
+    function fetchFigures(s) {
+      var vp = { period: s.period, layer: s.layer, borough: s.borough }, wp = worstParams(s);
+      return [fetchCached("values", options.values_url + U.query(vp), U.query(vp)),
+        fetchCached("worst", options.worst_url + U.query(wp), U.query(wp))];
+    }
+
+    /** Draw the view `state` names. how.fit: "borough" | "ward" (where to move the map); how.animate: false to
+     * jump; how.focus: move focus to the panel. */
+    function render(how) {
+      how = how || {};
+      syncControls();
+      drawBanner();
+      var s = state, q = toQuery(s);
+      say("Loading " + (periodMeta(s.period) || {}).title + "…");
+      Promise.all(fetchFigures(s)).then(function (r) {
+        if (toQuery(state) !== q) { return; }  // the view moved on while these loaded
+        var v = r[0], w = r[1], sameTable = w === current.worst;
+        current.values = v; current.worst = w;
+        wm.setView({ values: v.wards || {}, classes: v.classes || [], borough: s.borough, worst: w.rows || [],
+          selected: s.ward, hotspots: s.hotspots, label: v.label || (layerMeta(s.layer) || {}).label, unit: v.unit || "" });
+        if (s.hotspots) { hotLegend.addTo(map); } else { hotLegend.remove(); }
+        drawLegend(v);
+        if (sameTable) { markSelectedRow(); } else { drawTable(w); }  // redrawing would drop the focused row
+        drawBanner();
+        standing = stickyNote;
+        stickyNote = "";
+        say("");
+        host.setAttribute("data-view", q);
+      }).catch(function (e) { standing = "Could not load the map figures: " + e.message; say(""); });
+
+      if (s.ward) { showWard(!!how.focus); } else if (!panel.hidden) { closePanelView(); }
+      markSelectedRow();
+
+      map.invalidateSize({ pan: false });  // the banner above may just have appeared: fit to the real size
+      var animate = how.animate !== false;
+      if (how.fit === "ward" && s.ward) {
+        wm.flyToWard(s.ward, covered(), animate);
+      } else if (how.fit === "borough") {
+        wm.fitBorough(s.borough, covered(), animate);  // "" fits London
+      }
+      document.title = (s.ward && wm.properties(s.ward) ? wm.properties(s.ward).ward_name + " · " : "") +
+        (s.borough ? boroughName(s.borough) + " · " : "") + "HarmMap tasking map";
+    }
+
+    /** Change the view: merge `changes`, add a history entry (unless how.replace), draw. */
+    function go(changes, how) {
+      how = how || {};
+      var next = Object.assign({}, state, changes);
+      var q = toQuery(next);
+      if (q === toQuery(state)) { return; }
+      state = next;
+      var url = window.location.pathname + "?" + q;
+      if (how.replace) { history.replaceState(null, "", url); } else { history.pushState(null, "", url); }
+      render(how);
+    }
+
+    function selectWard(code, focus) {
+      if (!wm.has(code)) { return; }
+      if (state.ward === code) {
+        wm.flyToWard(code, covered(), true);
+        if (focus) { var t = $("hm-panel-title"); if (t) { t.focus({ preventScroll: true }); } }
+        return;
+      }
+      go({ ward: code }, { fit: "ward", focus: focus });
+    }
+    function closeWard() {
+      if (!state.ward) { return; }
+      var back = lastTrigger;
+      go({ ward: "" });
+      closePanelView();
+      if (back && !document.body.contains(back) && back.getAttribute("data-ward")) {
+        back = document.querySelector('#worst-rows tr[data-ward="' + back.getAttribute("data-ward") + '"]');
+      }
+      if (back && document.body.contains(back)) { back.focus(); }
+      lastTrigger = null;
+    }
+
+    // --- the table ------------------------------------------------------------------------------------------
+    var rowsEl = $("worst-rows");
+    function rowOf(e) { return e.target.closest ? e.target.closest("tr[data-ward]") : null; }
+    rowsEl.addEventListener("click", function (e) {
+      var tr = rowOf(e);
+      if (tr) { lastTrigger = tr; selectWard(tr.getAttribute("data-ward"), false); }
+    });
+    rowsEl.addEventListener("keydown", function (e) {
+      var tr = rowOf(e);
+      if (!tr) { return; }
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        lastTrigger = tr;
+        selectWard(tr.getAttribute("data-ward"), true);
+      } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        var sib = e.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
+        if (sib && sib.hasAttribute("data-ward")) { sib.focus(); }
+      }
+    });
+    rowsEl.addEventListener("mouseover", function (e) { var tr = rowOf(e); wm.highlight(tr ? tr.getAttribute("data-ward") : ""); });
+    rowsEl.addEventListener("mouseleave", function () { wm.highlight(""); });
+    rowsEl.addEventListener("focusin", function (e) { var tr = rowOf(e); if (tr) { wm.highlight(tr.getAttribute("data-ward")); } });
+    rowsEl.addEventListener("focusout", function () { wm.highlight(""); });
+
+    $("worst-toggle").addEventListener("click", function () {
+      var shown = document.body.classList.toggle("worst-hidden") === false;
+      this.setAttribute("aria-expanded", String(shown));
+      this.textContent = shown ? "Hide list" : "Show worst wards";
+      map.invalidateSize();
+    });
+
+    // --- search (ARIA 1.2 combobox with a listbox popup) --------------------------------------------------------
+    var input = $("f-search"), list = $("f-search-list"), results = [], active = -1, pendingEnter = false;
+    var wanted = "";  // the text a lookup is for; cleared once a ward is chosen, so late answers are dropped
+    function closeList() {
+      list.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+      active = -1;
+    }
+    function drawList() {
+      if (!results.length) {
+        list.innerHTML = '<li class="none" role="option" aria-disabled="true">No ward matches</li>';
+      } else {
+        list.innerHTML = results.map(function (r, i) {
+          return '<li role="option" id="f-search-opt-' + i + '" data-ward="' + esc(r.ward_code) + '" aria-selected="' + (i === active) +
+            '"><span class="name">' + esc(r.ward_name) + '</span> <span class="where">' + esc(r.borough_name) + " · " + esc(r.ward_code) + "</span></li>";
+        }).join("");
+      }
+      list.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+      if (active >= 0) { input.setAttribute("aria-activedescendant", "f-search-opt-" + active); } else { input.removeAttribute("aria-activedescendant"); }
+    }
+    function choose(i) {
+      var r = results[i];
+      if (!r) { return; }
+      wanted = "";
+      input.value = r.ward_name;
+      closeList();
+      lastTrigger = input;
+      selectWard(r.ward_code, true);
+    }
+    var lookup = U.debounce(function () {
+      var text = input.value.trim();
+      if (!wanted || text !== wanted) { return; }
+      if (text.length < 2) { results = []; closeList(); return; }
+      U.getJSON(options.search_url + U.query({ q: text }), "search").then(function (d) {
+        if (wanted !== text || input.value.trim() !== text) { return; }
+        results = (d.results || []).filter(function (r) { return wm.has(r.ward_code); });
+        active = -1;
+        drawList();
+        if (pendingEnter) { pendingEnter = false; choose(0); }
+      }).catch(function (e) { say("Search failed: " + e.message, true); });
+    }, 150);
+    input.addEventListener("input", function () {
+      pendingEnter = false;
+      wanted = input.value.trim();
+      if (wanted.length < 2) { results = []; closeList(); }
+      lookup();
+    });
+    input.addEventListener("keydown", function (e) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        if (!results.length) { return; }
+        active = e.key === "ArrowDown" ? Math.min(results.length - 1, active + 1) : Math.max(0, active - 1);
+        drawList();
+      } else if (e.key === "Enter") {
+        e.preventDefault();
+        var text = input.value.trim();
+        // Enter picks the highlighted match, or the first; typed a full code? take it straight away.
+        if (active >= 0 || (!list.hidden && results.length)) { choose(Math.max(active, 0)); }
+        else if (/^E05\d{6}$/i.test(text) && wm.has(text.toUpperCase())) {
+          wanted = "";
+          closeList();
+          lastTrigger = input;
+          selectWard(text.toUpperCase(), true);
+        } else if (text.length >= 2) { pendingEnter = true; wanted = text; lookup(); }
+      } else if (e.key === "Escape") {
+        if (!list.hidden) { e.preventDefault(); e.stopPropagation(); closeList(); }
+      }
+    });
+    input.addEventListener("blur", function () { setTimeout(closeList, 150); });
+    list.addEventListener("mousedown", function (e) { e.preventDefault(); });  // keep focus in the input
+    list.addEventListener("click", function (e) {
+      var li = e.target.closest("li[data-ward]");
+      if (li) { choose(Array.prototype.indexOf.call(list.children, li)); }
+    });
+
+    // --- keyboard, history ------------------------------------------------------------------------------------------
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && !panel.hidden && !e.defaultPrevented) { e.preventDefault(); closeWard(); }
+    });
+    window.addEventListener("popstate", function () {
+      var r = readURL(), before = state;
+      state = r.state;
+      if (r.notes.length) { stickyNote = "Not found in this link, so left out: " + r.notes.join(", "); }
+      var fit = state.ward && state.ward !== before.ward ? "ward" : state.borough !== before.borough ? "borough" : null;
+      render({ fit: fit });
+    });
+
+    // Leaflet learns its size only from window resizes; the banner, the list toggle and the panel change it too.
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(mapEl);
+    }
+
+    // --- start ----------------------------------------------------------------------------------------------
+    say("Loading…");
+    Promise.all([metaLoaded, wm.ready]).then(function (r) {
+      meta = r[0];
+      buildControls();
+      var parsed = readURL();
+      state = parsed.state;
+      history.replaceState(null, "", window.location.pathname + "?" + toQuery(state));
+      if (parsed.notes.length) { stickyNote = "Not found in this link, so left out: " + parsed.notes.join(", "); }
+      // the first fit, once the page around the map has its final shape (folium's came before the banner)
+      render({ fit: state.ward ? "ward" : "borough", animate: false });
+    }).catch(function (e) { say("Could not load the map settings: " + e.message, true); });
+  }
+
+  HM.tasking = tasking;
+}());
