@@ -303,8 +303,8 @@ def run(settings: Settings, points: int) -> str:
              f"simplification) embedded in one HTML file, filled by the published harm index for {naive_period} "
              "in the same YlOrRd classes, with tooltips; folium's defaults except its CDN assets, replaced by the "
              "app's vendored Leaflet (folium's jQuery/Bootstrap/Font Awesome are not vendored and unused), and no "
-             "basemap (HarmMap has none on a closed network). Neither the HTML nor the static files are "
-             "compressed by the server; HarmMap's ward geometry is gzipped by its endpoint. "
+             "basemap (HarmMap has none on a closed network). The naive file is served as it is (uncompressed); "
+             "HarmMap's responses are whatever the app sends (gzip since web/compress.py). "
              f"Each measurement is a fresh Chromium profile (new `--user-data-dir`, cache disabled, the test "
              f"suite's flags, viewport {VIEWPORT['width']}x{VIEWPORT['height']}); {runs} runs of each, "
              "alternating, after one discarded warm-up of each (it fills the server's response caches). "
@@ -368,8 +368,7 @@ def _what_dominates(runs: list[dict]) -> list[str]:
         steps[k] = (min(a, res["start"]), max(b, res["end"]))
     timeline = "; ".join(f"{k} {a:,.0f}–{b:,.0f}" for k, (a, b) in sorted(steps.items(), key=lambda kv: kv[1][0]))
     plain = statistics.median(r["uncompressed_bytes"] for r in runs)
-    plain_text = (f" {plain:,.0f} of them ({plain / total:.0%}) come without Content-Encoding: only the ward "
-                  "geometry is gzipped; the static files and the JSON figures are sent as they are.")
+    plain_text = f" {plain:,.0f} of them ({plain / total:.0%}) come without Content-Encoding."
     chain = ""
     if {"wards.geojson", "meta.json", "values.json", "worst.json"} <= steps.keys():
         first = max(steps["wards.geojson"][1], steps["meta.json"][1])
