@@ -88,10 +88,7 @@ def demo_index_built(settings: Settings, geo_loaded: dict, tmp_path_factory) -> 
 
     env = {"HARMMAP_DATABASE_URL": settings.database_url}
     out = tmp_path_factory.mktemp("demo-index")
-    with db.connect(settings.database_url) as c:
-        for table in INDICATOR_TABLES:
-            c.execute(f"DELETE FROM {table}")
-        c.execute("DELETE FROM etl.batch WHERE job <> 'geo'")
+    clear_indicators(settings.database_url)
     assert CliRunner().invoke(main, ["synth", "--seed", "5", "--out", str(out)], env=env).exit_code == 0
     (out / "mps_ward_crime.csv").symlink_to(settings.geodata_dir / "crime/mps_ward_level_crime_2024-03_to_2026-03.csv")
     result = CliRunner().invoke(main, ["etl", "run-all", "--no-index", str(out)], env=env)
@@ -122,6 +119,20 @@ def demo_index(demo_index_built: DemoIndex) -> DemoIndex:
 INDICATOR_TABLES = ("harm.indicator_month", "harm.indicator_year", "etl.disruption_location", "etl.disruption",
                     "etl.closure", "etl.pas_result", "etl.asset_seizure", "etl.recorded_crime",
                     "etl.drug_offence_annual", "etl.quarantine")
+
+
+def clear_indicators(url: str) -> None:
+    """Delete everything the indicator jobs wrote (not the published index, not the geography)."""
+    with db.connect(url) as c:
+        for table in INDICATOR_TABLES:
+            c.execute(f"DELETE FROM {table}")  # names from the tuple above
+        c.execute("DELETE FROM etl.batch WHERE job <> 'geo'")
+
+
+@pytest.fixture
+def clear_loaded_indicators(settings: Settings):
+    """Call it to delete what the indicator jobs wrote in the test database."""
+    return lambda: clear_indicators(settings.database_url)
 
 
 @pytest.fixture

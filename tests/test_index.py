@@ -17,10 +17,6 @@ from harmmap.cli import main
 
 pytestmark = pytest.mark.db
 
-RECORD_TABLES = ("harm.indicator_month", "harm.indicator_year", "etl.disruption_location", "etl.disruption",
-                 "etl.closure", "etl.pas_result", "etl.asset_seizure", "etl.recorded_crime",
-                 "etl.drug_offence_annual", "etl.quarantine")
-
 INDEX_STATE = """
     SELECT (SELECT version FROM harm.current) AS current,
            md5(coalesce((SELECT string_agg(concat_ws(',', period, ward_code, score, rank_london, hotspot), '|'
@@ -36,12 +32,6 @@ def query(settings, sql: str, params=None) -> list[dict]:
     with db.connect(settings.database_url) as c:
         return c.execute(sql, params).fetchall()
 
-
-def clean(settings) -> None:
-    with db.connect(settings.database_url) as c:
-        for table in RECORD_TABLES:
-            c.execute(f"DELETE FROM {table}")
-        c.execute("DELETE FROM etl.batch WHERE job <> 'geo'")
 
 
 @pytest.fixture
@@ -164,7 +154,7 @@ def test_the_sql_in_the_methodology_reproduces_every_published_score(loaded):
     assert all(by_hand[w] == pytest.approx(published[w], abs=1e-9) for w in published)
 
 
-def test_publish_with_nothing_loaded_says_what_to_run(loaded):
-    clean(loaded)   # the indicator tables only: the published index (harm.*) stays
+def test_publish_with_nothing_loaded_says_what_to_run(loaded, clear_loaded_indicators):
+    clear_loaded_indicators()   # the indicator tables only: the published index (harm.*) stays
     result = cli(loaded, "index", "publish")
     assert result.exit_code == 2 and "no indicators loaded yet" in result.output and "etl run-all" in result.output
