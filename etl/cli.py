@@ -229,8 +229,9 @@ def _index_errors() -> tuple[type[Exception], ...]:
 
     from etl.common import EtlError
     from harmmap.periods import PeriodError
+    from harmmap.reports import ReportError
 
-    return (EtlError, PeriodError, psycopg.Error)
+    return (EtlError, PeriodError, ReportError, psycopg.Error)
 
 
 index_group.user_errors = _index_errors()  # type: ignore[attr-defined]
@@ -263,7 +264,7 @@ def index_publish(ctx: click.Context) -> None:
 def index_show(ctx: click.Context, period: str, top: int | None, top_decile: bool, threshold: float | None,
                borough: str | None, as_csv: bool) -> None:
     """The worst-affected wards of a period: score, rank, decile, hotspot class and why."""
-    from etl import index
+    from harmmap import reports
 
     chosen = [top is not None, top_decile, threshold is not None]
     if sum(chosen) > 1:
@@ -272,7 +273,7 @@ def index_show(ctx: click.Context, period: str, top: int | None, top_decile: boo
     settings = settings_from(ctx)
     with db.session(settings) as conn:
         db.require_schema(conn)
-        result = index.worst(conn, period, mode=mode, n=top or 20, threshold=threshold, borough=borough)
+        result = reports.worst(conn, period, mode=mode, n=top or 20, threshold=threshold, borough=borough)
     within = " within " + str(result.rows["borough_name"].iloc[0]) if borough and len(result.rows) else ""
     rows = [{"rank": _int(r["rank"]), "ward": r["ward_name"], "ward_code": r["ward_code"], "borough": r["borough_name"],
              "score": f"{r['score']:.1f}", "decile": _int(r["decile"]),

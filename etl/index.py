@@ -19,7 +19,7 @@ import psycopg
 import shapely
 
 from etl.common import EtlError
-from harmmap import db, hotspots, periods, reports
+from harmmap import db, hotspots, periods
 from harmmap.config import Settings
 from harmmap.harm import IndexConfig, IndexInputs, IndexTables, build_index
 
@@ -55,8 +55,8 @@ def config_from(settings: Settings) -> IndexConfig:
                        permutations=settings.hotspot_permutations)
 
 
-def read_inputs(conn: psycopg.Connection) -> tuple[IndexInputs, pd.DataFrame]:
-    """Everything the index needs, in one snapshot; also the ward names (for reports, not the index)."""
+def read_inputs(conn: psycopg.Connection) -> IndexInputs:
+    """Everything the index needs, in one snapshot."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
     def frame(name: str) -> pd.DataFrame:
@@ -74,8 +74,7 @@ def read_inputs(conn: psycopg.Connection) -> tuple[IndexInputs, pd.DataFrame]:
         networks=frame("index_networks"), seizures=frame("index_seizures"))
     if inputs.monthly.empty and inputs.pas.empty:
         raise EtlError("no indicators loaded yet: run `harmmap etl run-all DIR` first")
-    names = wards[["ward_code", "ward_name", "borough_code", "borough_name"]]
-    return inputs, names
+    return inputs
 
 
 def _for_copy(frame: pd.DataFrame, version: int) -> pd.DataFrame:
@@ -119,7 +118,7 @@ def publish(settings: Settings, *, log: Callable[[str], None] = lambda _: None) 
         db.require_schema(conn)
         log("read")
         with conn.transaction():
-            inputs, _ = read_inputs(conn)
+            inputs = read_inputs(conn)
         timings["read"] = time.perf_counter() - t0
         log("build")
         t1 = time.perf_counter()
@@ -142,27 +141,3 @@ def publish(settings: Settings, *, log: Callable[[str], None] = lambda _: None) 
     return PublishReport(version=version, periods=len(tables.periods),
                          wards=int(tables.ward_index["ward_code"].nunique()), synthetic=tables.synthetic,
                          seconds=timings, weights=dict(settings.weights), rows=rows)
-
-
-# --- reading the published index -------------------------------------------------------------------
-# The logic lives in harmmap.reports so that the web app (which never imports etl/) gives the same
-# answer; here its user errors become EtlError, which the command line prints as one line.
-
-Worst = reports.Worst
-
-
-def resolve_borough(conn: psycopg.Connection, text: str) -> tuple[str, str]:
-    try:
-        return reports.resolve_borough(conn, text)
-    except reports.ReportError as e:
-        raise EtlError(str(e)) from None
-
-
-def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int | None = 20,
-          threshold: float | None = None, borough: str | None = None, contributors: int = 3) -> Worst:
-    """The worst-affected wards of a published period, with the indicators that put them there."""
-    try:
-        return reports.worst(conn, period, mode=mode, n=n, threshold=threshold, borough=borough,
-                             contributors=contributors)
-    except reports.ReportError as e:
-        raise EtlError(str(e)) from None

@@ -8,7 +8,6 @@ point leaves the published data exactly as it was. See docs/data-contracts.md.
 
 from __future__ import annotations
 
-import io
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -130,26 +129,6 @@ class BatchReport:
 
 
 # --- copying and publishing helpers ------------------------------------------------------------------
-
-def _copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
-    """COPY a frame (columns named as the table's) as CSV written by Arrow: the fast path for large files.
-
-    Nulls (None, NaN, NaT) become unquoted empty fields, which COPY reads as NULL.
-    """
-    import pyarrow as pa
-    from pyarrow import csv
-
-    buf = io.BytesIO()
-    arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    for i, f in enumerate(arrow.schema):  # dates as YYYY-MM-DD, not timestamps
-        if pa.types.is_timestamp(f.type):
-            arrow = arrow.set_column(i, f.name, arrow.column(i).cast(pa.date32()))
-    csv.write_csv(arrow, buf,
-                  csv.WriteOptions(include_header=False, quoting_style="needed"))
-    cols = ", ".join(frame.columns)
-    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:  # literals only
-        copy.write(buf.getvalue())
-
 
 def _loaded_before(conn: psycopg.Connection, table: str, ids: list[str]) -> dict[str, int]:
     """The batch that loaded each of ``ids`` that an earlier batch loaded."""
@@ -416,7 +395,7 @@ def _publish_located(conn: psycopg.Connection, batch_id: int, prepared: Prepared
     frame["batch_id"] = batch_id
     try:
         with conn.transaction():
-            _copy_frame(conn, table, frame)
+            db.copy_frame(conn, table, frame)
         return []
     except psycopg.errors.UniqueViolation:
         pass
@@ -424,7 +403,7 @@ def _publish_located(conn: psycopg.Connection, batch_id: int, prepared: Prepared
     rejected = _already_loaded(conn, table, prepared, source, positions)
     frame = prepared.records[columns].copy()
     frame["batch_id"] = batch_id
-    _copy_frame(conn, table, frame)
+    db.copy_frame(conn, table, frame)
     return rejected
 
 
@@ -516,7 +495,7 @@ def publish_disruptions(conn: psycopg.Connection, batch_id: int, prepared: Prepa
     kids = prepared.children
     assert kids is not None
     kids = kids[kids["source_id"].isin(prepared.records["source_id"])]
-    _copy_frame(conn, "etl.disruption_location", kids)
+    db.copy_frame(conn, "etl.disruption_location", kids)
     # One disruption counts once in each ward it touched (and once per borough-only location).
     _refresh(conn, ("network_disruptions",), """
         SELECT 'network_disruptions', date_trunc('month', d.event_date)::date, l.borough_code, l.ward_code,
@@ -607,7 +586,7 @@ def publish_pas(conn: psycopg.Connection, batch_id: int, prepared: Prepared) -> 
     frame["synthetic"] = frame["synthetic"].map({True: "t", False: "f"})
     frame["batch_id"] = batch_id
     conn.execute("CREATE TEMP TABLE pas_stage (LIKE etl.pas_result) ON COMMIT DROP")
-    _copy_frame(conn, "pas_stage", frame)
+    db.copy_frame(conn, "pas_stage", frame)
     conn.execute("""INSERT INTO etl.pas_result SELECT * FROM pas_stage
                     ON CONFLICT (period_type, period_end, geography_level, geography_code, measure) DO UPDATE
                     SET respondents = EXCLUDED.respondents, agree_count = EXCLUDED.agree_count,
@@ -657,7 +636,7 @@ def publish_mps_ward_crime(conn: psycopg.Connection, batch_id: int, prepared: Pr
     frame = prepared.records.copy()
     frame["batch_id"] = batch_id
     conn.execute("CREATE TEMP TABLE crime_stage (LIKE etl.recorded_crime) ON COMMIT DROP")
-    _copy_frame(conn, "crime_stage", frame)
+    db.copy_frame(conn, "crime_stage", frame)
     # Replace exactly the (ward, month, category) cells this file loaded. A row that was quarantined
     # keeps the values an earlier file published for it: one bad cell must not erase good months.
     conn.execute("""INSERT INTO etl.recorded_crime SELECT * FROM crime_stage
@@ -713,7 +692,7 @@ def publish_mps_lsoa_drug_annual(conn: psycopg.Connection, batch_id: int, prepar
     frame["batch_id"] = batch_id
     years = sorted({int(y) for y in frame["year"]})
     conn.execute("DELETE FROM etl.drug_offence_annual WHERE year = ANY(%s)", (years,))
-    _copy_frame(conn, "etl.drug_offence_annual", frame)
+    db.copy_frame(conn, "etl.drug_offence_annual", frame)
     conn.execute("DELETE FROM harm.indicator_year WHERE indicator = 'drug_offences'")
     conn.execute("""INSERT INTO harm.indicator_year (indicator, year, borough_code, ward_code, value, synthetic)
                     SELECT 'drug_offences', a.year, w.borough_code, a.ward_code, a.offences, false

@@ -272,7 +272,7 @@ class _Builder:
             return np.where(has, s.borough[:, end], by_ward), np.where(has, s.borough_n[:, end], n_by_ward)
         return by_ward, n_by_ward
 
-    def earlier(self, s: _Series, p: Period, q: Period, fn) -> tuple[np.ndarray, np.ndarray | None] | None:
+    def earlier(self, s: _Series, q: Period, fn) -> tuple[np.ndarray, np.ndarray | None] | None:
         if not s.covers(q) or self.axis.pos(q.first) < 0:
             return None
         return fn(s, q)
@@ -381,7 +381,7 @@ class _Builder:
             if self.config.weights.get(ind.slug, 0) > 0:
                 harm_values[ind.slug] = harm
             for tag, q in (("prev", p.previous), ("yoy", p.year_before)):
-                t = _trend(ind, now, self.earlier(s, p, q, self.ward_sum))
+                t = _trend(ind, now, self.earlier(s, q, self.ward_sum))
                 cols.update({f"{tag}_value": t["value"], f"{tag}_change": t["change"], f"{tag}_p": t["p"],
                              f"{tag}_trend": t["trend"]})
             cols["synthetic"] = s.synthetic
@@ -391,8 +391,8 @@ class _Builder:
     def _areas(self, p: Period, s: _Series) -> list[dict[str, object]]:
         ind = s.indicator
         b_now = self.borough_sum(s, p)
-        b_prev = self.earlier(s, p, p.previous, self.borough_sum)
-        b_yoy = self.earlier(s, p, p.year_before, self.borough_sum)
+        b_prev = self.earlier(s, p.previous, self.borough_sum)
+        b_yoy = self.earlier(s, p.year_before, self.borough_sum)
 
         def london(v: tuple[np.ndarray, np.ndarray | None] | None) -> tuple[np.ndarray, np.ndarray | None] | None:
             if v is None:

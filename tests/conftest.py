@@ -95,7 +95,7 @@ def demo_index_built(settings: Settings, geo_loaded: dict, tmp_path_factory) -> 
     assert result.exit_code == 0, result.output
     with db.connect(settings.database_url) as conn:
         with conn.transaction():
-            inputs, _ = index.read_inputs(conn)
+            inputs = index.read_inputs(conn)
     tables = build_index(inputs, index.config_from(settings), np.random.default_rng(settings.hotspot_seed))
     return DemoIndex(settings, tables, inputs)
 

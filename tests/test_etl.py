@@ -32,22 +32,13 @@ PUBLISHED = """
         UNION ALL SELECT concat_ws(',', ward_code, month, minor, offences) FROM etl.recorded_crime
         UNION ALL SELECT concat_ws(',', quarantine_id, reason) FROM etl.quarantine) x"""
 
-RECORD_TABLES = ("harm.indicator_month", "harm.indicator_year", "etl.disruption_location", "etl.disruption",
-                 "etl.closure", "etl.pas_result", "etl.asset_seizure", "etl.recorded_crime",
-                 "etl.drug_offence_annual", "etl.quarantine")
-
 
 @pytest.fixture
-def etl(settings, geo_loaded):
+def etl(settings, geo_loaded, clear_loaded_indicators):
     """Jobs commit through their own connections: start and end each test with no indicator data."""
-    def clean() -> None:
-        with db.connect(settings.database_url) as c:
-            for table in RECORD_TABLES:
-                c.execute(f"DELETE FROM {table}")
-            c.execute("DELETE FROM etl.batch WHERE job <> 'geo'")
-    clean()
+    clear_loaded_indicators()
     yield settings
-    clean()
+    clear_loaded_indicators()
 
 
 def run(settings, kind: str, path: Path):
@@ -165,15 +156,13 @@ def test_source_id_loaded_by_an_earlier_batch_is_quarantined(etl, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "geojson", "gpkg"])
-def test_every_accepted_format_gives_the_same_result(etl, tmp_path, fmt):
+def test_every_accepted_format_gives_the_same_result(etl, tmp_path, fmt, clear_loaded_indicators):
     good = CLOSURES.iloc[:5].drop(columns="Premises Address")
     csv = tmp_path / "closures.csv"
     good.to_csv(csv, index=False)
     expected = run(etl, "closures", csv)
     baseline = query(etl, "SELECT source_id, ward_code, borough_code FROM etl.closure ORDER BY 1")
-    with db.connect(etl.database_url) as c:
-        for table in RECORD_TABLES:
-            c.execute(f"DELETE FROM {table}")
+    clear_loaded_indicators()
     path = tmp_path / f"closures.{fmt}"
     if fmt == "xlsx":
         good.to_excel(path, index=False)

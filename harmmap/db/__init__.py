@@ -247,15 +247,17 @@ def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> Non
     import pyarrow as pa
     from pyarrow import csv
 
-    frame = frame.copy()
+    converted: dict[str, list] = {}
     for name in frame.columns:
         col = frame[name]
         if col.dtype == object and len(col):
             sample = next((v for v in col if v is not None and not (isinstance(v, float) and v != v)), None)
             if isinstance(sample, (list, tuple)):
-                frame[name] = [None if v is None else "{" + ",".join(_array_item(x) for x in v) + "}" for v in col]
+                converted[name] = [None if v is None else "{" + ",".join(_array_item(x) for x in v) + "}" for v in col]
             elif isinstance(sample, dict):
-                frame[name] = [None if v is None else json.dumps(v) for v in col]
+                converted[name] = [None if v is None else json.dumps(v) for v in col]
+    if converted:  # only then a copy: the big frames (records, counts) have plain columns
+        frame = frame.assign(**converted)
     buf = io.BytesIO()
     arrow = pa.Table.from_pandas(frame, preserve_index=False)
     for i, f in enumerate(arrow.schema):
