@@ -1,19 +1,23 @@
-"""Reports on the published harm index that more than one front end gives: the worst-affected wards.
+"""Reports on the published harm index that more than one front end gives: the worst-affected wards,
+and one ward in full.
 
 ``harmmap index show`` (etl/index.py) and the tasking map's ``/map/worst.json`` and ``/map/worst.csv``
-(web/tasking_data.py) call the same function, so the command line and the map always pick the same
-wards by the same stated rule. Only ``harm.current_*``, ``harm.publish`` and ``geo.*`` are read.
+(web/tasking_data.py) call the same ``worst``, so the command line and the map always pick the same
+wards by the same stated rule; the map's ward panel, the briefing PDFs and the API read a ward through
+the same ``ward_summary``. Only ``harm.current_*``, ``harm.publish`` and ``geo.*`` are read.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import psycopg
 
 from harmmap import db, periods, scoring
-from harmmap.indicators import INDICATORS
+from harmmap.indicators import BY_SLUG, INDICATORS
 
 #: The rules ``worst`` accepts (harmmap.scoring.worst_affected).
 WORST_RULES = ("top_n", "top_decile", "threshold")
@@ -36,6 +40,9 @@ class UnknownBorough(ReportError):
 
 
 NO_INDEX = "no harm index published yet: run harmmap index publish"
+
+#: What each kind of indicator's rate is (the figure that ranks).
+UNITS = {"count": "per 1,000 residents", "survey": "% agreeing (EB estimate)", "value": "£ per 1,000 residents"}
 
 
 @dataclass
@@ -131,3 +138,95 @@ def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int 
     return Worst(period=label, version=meta["version"], weights=weights, synthetic=meta["synthetic"],
                  rows=chosen, note=note, dropped=list(meta["dropped"]), synthetic_indicators=fake,
                  rule=mode, borough_code=borough_code, borough_name=borough_name, n_ranked=n_ranked)
+
+
+# --- one ward in full ----------------------------------------------------------------------------
+
+def number(value: Any) -> float | None:
+    """A finite float, or None (NULL, NaN and infinities alike): safe for JSON and for printing."""
+    if value is None:
+        return None
+    x = float(value)
+    return x if math.isfinite(x) else None
+
+
+def whole(value: Any) -> int | None:
+    x = number(value)
+    return None if x is None else int(round(x))
+
+
+def _indicator_entry(slug: str, r: dict | None) -> dict[str, Any]:
+    ind = BY_SLUG[slug]
+    r = r or {}
+    return {
+        "indicator": ind.slug, "label": ind.label, "kind": ind.kind, "unit": UNITS[ind.kind],
+        "available": bool(r), "synthetic": bool(r.get("synthetic")),
+        "value": number(r.get("value")), "rate_per_1000": number(r.get("rate_per_1000")),
+        "rank_london": whole(r.get("rank_london")), "n_london": whole(r.get("n_london")),
+        "respondents": whole(r.get("respondents")),
+        "pct": number(r.get("pct")), "pct_lo": number(r.get("pct_lo")), "pct_hi": number(r.get("pct_hi")),
+        "eb_pct": number(r.get("eb_pct")), "eb_lo": number(r.get("eb_lo")), "eb_hi": number(r.get("eb_hi")),
+        "contribution": number(r.get("contribution")),
+        "prev_value": number(r.get("prev_value")), "prev_change": number(r.get("prev_change")),
+        "prev_p": number(r.get("prev_p")), "prev_trend": r.get("prev_trend"),
+        "yoy_value": number(r.get("yoy_value")), "yoy_change": number(r.get("yoy_change")),
+        "yoy_p": number(r.get("yoy_p")), "yoy_trend": r.get("yoy_trend"),
+    }
+
+
+def ward_summary(conn: psycopg.Connection, period: dict, ward_code: str, version: int) -> dict[str, Any] | None:
+    """One 2022 ward in one published period, as plain JSON-safe values, or None for an unknown code.
+
+    ``period`` is a row of ``published_period``; read it and this in one snapshot (REPEATABLE READ) so
+    both come from publish ``version``. Gives the ward's ranks, every indicator with its uncertainty and
+    trend, the contributions that explain its rank (largest first), and its month-by-month history over
+    every published month. A City of London ward comes back with no score (it is not ranked).
+    """
+    params = {"version": version, "period": period["period"], "ward": ward_code}
+    ward = conn.execute(db.query("map_ward"), params).fetchone()
+    if ward is None:
+        return None
+    figures = {r["indicator"]: r for r in conn.execute(db.query("map_ward_indicators"), params)}
+    trend_rows = conn.execute(db.query("map_ward_trend"), params).fetchall()
+    label = period["period"]
+    p = periods.parse(label)
+    monthly = [i.slug for i in INDICATORS if i.kind != "survey"]
+    order = {ind.slug: i for i, ind in enumerate(INDICATORS)}
+    contributions = sorted(((slug, number(r["contribution"])) for slug, r in figures.items()
+                            if number(r["contribution"]) is not None),
+                           key=lambda kv: (-kv[1], order.get(kv[0], len(order))))
+    return {
+        "version": version,
+        "synthetic": bool(period["synthetic"]),
+        "period": label,
+        "title": p.title,
+        "previous_period": p.previous.label,     # what prev_* compare with
+        "year_before": p.year_before.label,      # what yoy_* compare with
+        "ward_code": ward["ward_code"],
+        "ward_name": ward["ward_name"],
+        "borough_code": ward["borough_code"],
+        "borough_name": ward["borough_name"],
+        "population": ward["population"],
+        "city_of_london": bool(ward["city_of_london"]),
+        "score": number(ward["score"]),
+        "rank_london": whole(ward["rank_london"]),
+        "decile_london": whole(ward["decile_london"]),
+        "rank_borough": whole(ward["rank_borough"]),
+        "decile_borough": whole(ward["decile_borough"]),
+        "n_london": whole(ward["n_london"]),
+        "n_borough": whole(ward["n_borough"]),
+        "hotspot": ward["hotspot"],
+        "lisa": ward["lisa"],
+        "coverage": number(ward["coverage"]),
+        "weights": {k: round(w, 4) for k, w in period["weights"].items()},
+        "dropped": list(period["dropped"]),
+        "indicators": [_indicator_entry(i.slug, figures.get(i.slug)) for i in INDICATORS],
+        "contributions": [{"indicator": slug, "label": BY_SLUG[slug].label if slug in BY_SLUG else slug,
+                           "points": points} for slug, points in contributions],
+        "trend": {
+            "months": [t["month"] for t in trend_rows],
+            "score": [number(t["score"]) for t in trend_rows],
+            "series": {slug: [number((t["figures"] or {}).get(slug)) for t in trend_rows] for slug in monthly},
+            "units": {slug: ("£" if BY_SLUG[slug].kind == "value" else "count") for slug in monthly},
+        },
+    }

@@ -265,7 +265,7 @@ def test_a_wards_panel_adds_up_to_its_score(client, demo_index):
     pas = ind["pas_drug_problem"]
     assert pas["respondents"] > 0 and pas["pct_lo"] <= pas["pct"] <= pas["pct_hi"] and pas["eb_lo"] <= pas["eb_pct"]
     assert ind["drug_trafficking"]["prev_trend"] in ("up", "down", "no_change", "not_tested")
-    assert body["links"] == {"briefing": f"/brief/ward/{CAMDEN_TOWN}?period=FY2025/26",
+    assert body["links"] == {"briefing": f"/brief/ward/{CAMDEN_TOWN}.pdf?period=FY2025/26",
                              "api": f"/api/collections/wards/items/{CAMDEN_TOWN}"}
 
 

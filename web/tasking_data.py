@@ -37,7 +37,6 @@ bp = Blueprint("tasking_data", __name__)
 FORMAT = "tasking-data-1"
 
 HARM_INDEX = "harm_index"
-UNITS = {"count": "per 1,000 residents", "survey": "% agreeing (EB estimate)", "value": "£ per 1,000 residents"}
 
 #: ColorBrewer YlOrRd, 5 classes, worst first (colour-blind safe, prints in greyscale in order).
 YLORRD = ("#bd0026", "#f03b20", "#fd8d3c", "#fecc5c", "#ffffb2")
@@ -134,16 +133,7 @@ def as_json(body: dict[str, Any], etag: str) -> Response:
 
 # --- parameters ---------------------------------------------------------------------------------
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    x = float(value)
-    return x if math.isfinite(x) else None
-
-
-def _int(value: Any) -> int | None:
-    x = _num(value)
-    return None if x is None else int(round(x))
+_num, _int = reports.number, reports.whole
 
 
 def _month(d: date | str | None) -> str | None:
@@ -303,7 +293,7 @@ def _layers(pub: Published) -> list[dict[str, Any]]:
     published = pub.indicators or {}
     for ind in INDICATORS:
         meta = published.get(ind.slug)
-        out.append({"id": ind.slug, "label": ind.label, "unit": UNITS[ind.kind], "kind": ind.kind,
+        out.append({"id": ind.slug, "label": ind.label, "unit": reports.UNITS[ind.kind], "kind": ind.kind,
                     "higher_is_worse": ind.harm_direction > 0, "synthetic": bool(meta and meta.get("synthetic")),
                     "loaded": meta is not None})
     return out
@@ -392,7 +382,7 @@ def values_json() -> Response:
         n_ranked = sum(x is not None for x in rank)
     else:
         ind = BY_SLUG[layer]
-        label, unit, kind, higher_is_worse = ind.label, UNITS[ind.kind], ind.kind, ind.harm_direction > 0
+        label, unit, kind, higher_is_worse = ind.label, reports.UNITS[ind.kind], ind.kind, ind.harm_direction > 0
         column = "eb_pct" if ind.kind == "survey" else "rate_per_1000"
         x = np.array([np.nan if r[column] is None else float(r[column]) for r in rows])
         v = [_num(a) for a in x]
@@ -531,86 +521,24 @@ def worst_csv() -> Response:
 
 # --- /map/ward/<code>.json ----------------------------------------------------------------------
 
-def _indicator_entry(ind_slug: str, r: dict | None) -> dict[str, Any]:
-    ind = BY_SLUG[ind_slug]
-    r = r or {}
-    return {
-        "indicator": ind.slug, "label": ind.label, "kind": ind.kind, "unit": UNITS[ind.kind],
-        "available": bool(r), "synthetic": bool(r.get("synthetic")),
-        "value": _num(r.get("value")), "rate_per_1000": _num(r.get("rate_per_1000")),
-        "rank_london": _int(r.get("rank_london")), "n_london": _int(r.get("n_london")),
-        "respondents": _int(r.get("respondents")),
-        "pct": _num(r.get("pct")), "pct_lo": _num(r.get("pct_lo")), "pct_hi": _num(r.get("pct_hi")),
-        "eb_pct": _num(r.get("eb_pct")), "eb_lo": _num(r.get("eb_lo")), "eb_hi": _num(r.get("eb_hi")),
-        "contribution": _num(r.get("contribution")),
-        "prev_value": _num(r.get("prev_value")), "prev_change": _num(r.get("prev_change")),
-        "prev_p": _num(r.get("prev_p")), "prev_trend": r.get("prev_trend"),
-        "yoy_value": _num(r.get("yoy_value")), "yoy_change": _num(r.get("yoy_change")),
-        "yoy_p": _num(r.get("yoy_p")), "yoy_trend": r.get("yoy_trend"),
-    }
-
-
 @bp.get("/ward/<ward_code>.json")
 def ward_json(ward_code: str) -> Response:
     """One ward in one period: ranks, every indicator with its uncertainty and trend, why it ranks where
-    it does, and its month-by-month history."""
+    it does, and its month-by-month history (harmmap.reports.ward_summary)."""
     code = ward_code.strip().upper()
     with snapshot() as (conn, pub):
         etag = etag_for(pub)
         if hit := not_modified(etag):
             return hit
         period = period_row(conn, pub)
-        params = {"version": pub.version, "period": period["period"], "ward": code}
-        ward = conn.execute(db.query("map_ward"), params).fetchone()
-        if ward is None:
-            raise UnknownWard(f"{ward_code[:20]!r} is not a 2022 London ward code (E05 followed by 6 digits; "
-                              "search by name at /map/search?q=...)")
-        figures = {r["indicator"]: r for r in conn.execute(db.query("map_ward_indicators"), params)}
-        trend_rows = conn.execute(db.query("map_ward_trend"), params).fetchall()
-    label = period["period"]
-    monthly = [i.slug for i in INDICATORS if i.kind != "survey"]
-    order = [i.slug for i in INDICATORS]
-    contributions = sorted(((slug, r["contribution"]) for slug, r in figures.items()
-                            if _num(r["contribution"]) is not None),
-                           key=lambda kv: (-kv[1], order.index(kv[0]) if kv[0] in order else len(order)))
-    body: dict[str, Any] = {
-        "marking": services().settings.protective_marking,
-        "version": pub.version,
-        "synthetic": bool(period["synthetic"]),
-        "period": label,
-        "title": periods.parse(label).title,
-        "previous_period": periods.parse(label).previous.label,     # what prev_* compare with
-        "year_before": periods.parse(label).year_before.label,      # what yoy_* compare with
-        "ward_code": ward["ward_code"],
-        "ward_name": ward["ward_name"],
-        "borough_code": ward["borough_code"],
-        "borough_name": ward["borough_name"],
-        "population": ward["population"],
-        "city_of_london": bool(ward["city_of_london"]),
-        "score": _num(ward["score"]),
-        "rank_london": _int(ward["rank_london"]),
-        "decile_london": _int(ward["decile_london"]),
-        "rank_borough": _int(ward["rank_borough"]),
-        "decile_borough": _int(ward["decile_borough"]),
-        "n_london": _int(ward["n_london"]),
-        "n_borough": _int(ward["n_borough"]),
-        "hotspot": ward["hotspot"],
-        "lisa": ward["lisa"],
-        "coverage": _num(ward["coverage"]),
-        "weights": {k: round(w, 4) for k, w in period["weights"].items()},
-        "dropped": list(period["dropped"]),
-        "indicators": [_indicator_entry(i.slug, figures.get(i.slug)) for i in INDICATORS],
-        "contributions": [{"indicator": slug, "label": _label(slug), "points": _num(points)}
-                          for slug, points in contributions],
-        "trend": {
-            "months": [t["month"] for t in trend_rows],
-            "score": [_num(t["score"]) for t in trend_rows],
-            "series": {slug: [_num((t["figures"] or {}).get(slug)) for t in trend_rows] for slug in monthly},
-            "units": {slug: ("£" if BY_SLUG[slug].kind == "value" else "count") for slug in monthly},
-        },
-        "links": {"briefing": f"/brief/ward/{ward['ward_code']}?period={quote(label, safe='/')}",
-                  "api": f"/api/collections/wards/items/{ward['ward_code']}"},
-    }
+        summary = reports.ward_summary(conn, period, code, pub.version)
+    if summary is None:
+        raise UnknownWard(f"{ward_code[:20]!r} is not a 2022 London ward code (E05 followed by 6 digits; "
+                          "search by name at /map/search?q=...)")
+    label = summary["period"]
+    body: dict[str, Any] = {"marking": services().settings.protective_marking, **summary}
+    body["links"] = {"briefing": f"/brief/ward/{summary['ward_code']}.pdf?period={quote(label, safe='/')}",
+                     "api": f"/api/collections/wards/items/{summary['ward_code']}"}
     if body["city_of_london"]:
         body["note"] = CITY_NOTE
     return as_json(body, etag)
