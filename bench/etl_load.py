@@ -173,8 +173,8 @@ def run(settings: Settings, n: int = 1_000_000) -> str:
     ])
 
 
-#: What the figures above rest on: measured separately (2026-11-23, backend CPU time from /proc and
-#: ``perf``, cProfile for Python), so kept as text here.
+#: What the figures above rest on: measured separately (2026-11-23, on the machine of the earlier runs;
+#: backend CPU time from /proc and ``perf``, cProfile for Python), so kept as text here.
 NOTES = """\
 How the job runs now: Arrow reads the file (native UTF-8), the reference geography loads meanwhile on a
 thread, then rows are checked, located and encoded as binary `COPY` rows a chunk at a time while psycopg's
@@ -197,13 +197,14 @@ Earlier: a partition per batch with `COPY ... FREEZE` gave no gain. Not done, be
 what is stored or guaranteed: UNLOGGED tables, `synchronous_commit` off, dropping the key, the CHECKs or
 the stored point (which would save about 0.5 s of the server's time).
 
-The floor, with this schema and these guarantees: the job cannot end before its one backend has done the
-`COPY` (3.0-3.6 s of CPU per million rows) and added the counts (0.4-0.6 s), after about 0.4 s of reading
-before the first chunk: 4-4.5 s, so 5x needs a baseline of 20-23 s or more; it took 21-38 s here on
-2026-11-23. Six earlier runs of this benchmark with this job that day gave 3.5x (one run of each pipeline),
-4.6x, 3.1x, 4.1x, 4.8x and just under 5x (1-minute load 0.5-3): the ratio is near the target when little
+The floor, with this schema and these guarantees, measured on the machine of the earlier runs (where the job
+took 6.8-7.8 s): the job cannot end before its one backend has done the `COPY` (3.0-3.6 s of CPU per million
+rows there) and added the counts (0.4-0.6 s), after about 0.4 s of reading before the first chunk: about 60%
+of the job is the server's single backend, which no client-side work can shorten. Earlier runs of this
+benchmark on 2026-11-23, on a machine about half as fast and busier, gave 3.5x (one run of each pipeline),
+4.6x, 3.1x, 4.1x, 4.8x, just under 5x and 5.07x (1-minute load 0.5-3): the ratio is at the target when little
 else runs and falls when other work takes a core, because the job needs both. The largest part that could
-still go is the stored point (about 0.5 s of the server's time), which is a schema decision.""".split("\n")
+still go is the stored point (about 0.5 s of the server's time there), which is a schema decision.""".split("\n")
 
 
 if __name__ == "__main__":
