@@ -27,3 +27,11 @@ def tolerance_for_zoom(zoom: float, tolerances: Sequence[int] = SIMPLIFY_TOLERAN
     limit = 1.5 * metres_per_pixel(zoom)
     fitting = [t for t in sorted(tolerances) if t <= limit]
     return fitting[-1] if fitting else min(tolerances)
+
+#: The Open Government Licence lines every map, page and PDF carries (geodata/SOURCES.md).
+ATTRIBUTION = (
+    "Contains National Statistics data © Crown copyright and database right 2014–2025. "
+    "Contains Ordnance Survey data © Crown copyright and database right 2014–2025. "
+    "Contains Greater London Authority and Metropolitan Police Service data licensed under the "
+    "Open Government Licence v3.0."
+)

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from harmmap import db
 from harmmap.config import Settings
+from harmmap.domain import ATTRIBUTION  # noqa: F401  (its home is harmmap/, shared with the briefing PDFs)
 
 
 @dataclass
@@ -57,12 +58,3 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not app.debug:
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return app
-
-
-#: The Open Government Licence lines every map, page and PDF carries (geodata/SOURCES.md).
-ATTRIBUTION = (
-    "Contains National Statistics data © Crown copyright and database right 2014–2025. "
-    "Contains Ordnance Survey data © Crown copyright and database right 2014–2025. "
-    "Contains Greater London Authority and Metropolitan Police Service data licensed under the "
-    "Open Government Licence v3.0."
-)
