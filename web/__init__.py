@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask, current_app
 from psycopg_pool import ConnectionPool
@@ -21,7 +22,7 @@ class Services:
     settings: Settings
     pool: ConnectionPool
     #: Rendered responses keyed on the published data they came from (see map_pages).
-    cache: dict[tuple, tuple[str, bytes, bytes]] = field(default_factory=dict)
+    cache: dict[tuple, Any] = field(default_factory=dict)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
