@@ -1,0 +1,209 @@
+"""Printable A4 briefing PDFs for Safer Neighbourhood Teams: one ward, or a borough (an overview page,
+then one page per ward in rank order).
+
+Usable without Flask: ``web/brief.py`` serves these PDFs and ``harmmap brief`` (``cli.py`` here, a
+plug-in) writes a borough's files in parallel. Everything is read from the published index in one
+snapshot (``data.begin_snapshot``); a batch's worker processes share the parent's snapshot
+(``pg_export_snapshot``), so every page of a run comes from the same publish. Page design, greyscale
+and the scale bar: docs/briefing.md.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+from reportlab.pdfgen.canvas import Canvas
+
+from harmmap import db, reports
+from harmmap.briefing import data, layout, pages
+from harmmap.briefing.data import BriefingError, Context, UnknownWard, begin_snapshot, load_context
+from harmmap.config import Settings
+
+__all__ = ["BriefingError", "UnknownWard", "Context", "begin_snapshot", "load_context", "open_context",
+           "ward_pdf", "borough_pdf", "write_borough", "BatchResult"]
+
+LONDON_TIME = ZoneInfo("Europe/London")
+
+
+def now() -> datetime:
+    return datetime.now(LONDON_TIME)
+
+
+def open_context(conn: psycopg.Connection, settings: Settings, period: str | None,
+                 snapshot_id: str | None = None) -> Context:
+    """Begin the read snapshot on ``conn`` and read what every page shares."""
+    begin_snapshot(conn, snapshot_id)
+    return load_context(conn, marking=settings.protective_marking, period=period, produced_at=now())
+
+
+def _canvas(buffer: io.BytesIO | str, ctx: Context, title: str) -> Canvas:
+    layout.register_fonts()
+    c = Canvas(buffer, pagesize=layout.page_size("portrait"), initialFontName=layout.FONT, pageCompression=1)
+    c.setTitle(title)
+    c.setAuthor("HarmMap")
+    c.setSubject(f"{ctx.marking} - harm index {ctx.label}, version {ctx.version}"
+                 + (" - includes SYNTHETIC data" if ctx.synthetic else ""))
+    c.setCreator("HarmMap briefing (reportlab)")
+    return c
+
+
+def _fetch(conn: psycopg.Connection, ctx: Context) -> pages.Fetch:
+    return lambda frame, tolerance_m: data.map_wards(conn, ctx, frame, tolerance_m)
+
+
+def _ward_bbox(conn: psycopg.Connection, code: str) -> tuple[float, float, float, float]:
+    bbox = data.extent(conn, ward=code)
+    if bbox is None:
+        raise UnknownWard(f"{code[:20]!r} is not a 2022 London ward code (E05...)")
+    return bbox
+
+
+def draw_ward(c: Canvas, conn: psycopg.Connection, ctx: Context, ward_code: str, *, page: int = 1,
+              pages_total: int = 1) -> layout.MapView:
+    summary = data.ward_summary(conn, ctx, ward_code)
+    bbox = _ward_bbox(conn, summary["ward_code"])
+    return pages.ward_page(c, ctx, summary, data.targets(conn, ctx, summary["borough_code"]), bbox,
+                           _fetch(conn, ctx), page=page, pages=pages_total)
+
+
+def ward_pdf(conn: psycopg.Connection, ctx: Context, ward_code: str) -> bytes:
+    """One ward's briefing page as PDF bytes (UnknownWard for a code that is not a 2022 ward)."""
+    buffer = io.BytesIO()
+    summary = data.ward_summary(conn, ctx, ward_code)
+    c = _canvas(buffer, ctx, f"{summary['ward_name']} - {ctx.label} briefing")
+    draw_ward(c, conn, ctx, summary["ward_code"])
+    c.save()
+    return buffer.getvalue()
+
+
+@dataclass
+class BoroughPlan:
+    code: str
+    name: str
+    rows: list[dict]            # ranked wards, worst first (reports.worst rows)
+    unranked: list[str]         # ward codes with no rank (the City of London)
+
+
+def plan_borough(conn: psycopg.Connection, ctx: Context, borough: str) -> BoroughPlan:
+    code, name = reports.resolve_borough(conn, borough)
+    worst = data.borough_wards(conn, ctx, code)
+    rows = worst.rows.to_dict("records")
+    for r in rows:
+        for k in ("rank", "rank_london", "decile_london"):
+            r[k] = reports.whole(r[k])
+    unranked = [] if rows else [r["ward_code"] for r in conn.execute(db.query("brief_borough_wards"),
+                                                                      {"borough": code})]
+    return BoroughPlan(code, name, rows, unranked)
+
+
+def draw_overview(c: Canvas, conn: psycopg.Connection, ctx: Context, plan: BoroughPlan, *, page: int = 1,
+                  pages_total: int = 1) -> layout.MapView:
+    bbox = data.extent(conn, borough=plan.code)
+    if bbox is None:
+        raise BriefingError(f"borough {plan.code} has no 2022 wards loaded")
+    return pages.borough_page(c, ctx, (plan.code, plan.name), plan.rows, data.targets(conn, ctx, plan.code),
+                              bbox, _fetch(conn, ctx), page=page, pages=pages_total)
+
+
+def ward_order(plan: BoroughPlan) -> list[str]:
+    """The ward pages of a borough: ranked wards worst first, then any unranked ones."""
+    return [r["ward_code"] for r in plan.rows] + plan.unranked
+
+
+def borough_pdf(conn: psycopg.Connection, ctx: Context, borough: str) -> bytes:
+    """A borough's overview page, then one page per ward in rank order, as one PDF."""
+    plan = plan_borough(conn, ctx, borough)
+    order = ward_order(plan)
+    total = 1 + len(order)
+    buffer = io.BytesIO()
+    c = _canvas(buffer, ctx, f"{plan.name} - {ctx.label} briefing")
+    draw_overview(c, conn, ctx, plan, page=1, pages_total=total)
+    for i, code in enumerate(order, start=2):
+        draw_ward(c, conn, ctx, code, page=i, pages_total=total)
+    c.save()
+    return buffer.getvalue()
+
+
+# --- a borough in parallel (harmmap brief) ------------------------------------------------------
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+@dataclass
+class BatchResult:
+    borough_code: str
+    borough_name: str
+    period: str
+    version: int
+    synthetic: bool
+    files: list[Path] = field(default_factory=list)
+    workers: int = 1
+    seconds: float = 0.0
+
+
+_worker: dict = {}
+
+
+def _worker_start(url: str, snapshot_id: str, ctx: Context) -> None:
+    conn = db.connect(url)
+    begin_snapshot(conn, snapshot_id)
+    _worker.update(conn=conn, ctx=ctx)
+
+
+def _worker_page(kind: str, code: str, path: str, plan: BoroughPlan | None) -> str:
+    conn, ctx = _worker["conn"], _worker["ctx"]
+    c = _canvas(path, ctx, f"{code} - {ctx.label} briefing")
+    if kind == "overview":
+        assert plan is not None
+        draw_overview(c, conn, ctx, plan)
+    else:
+        draw_ward(c, conn, ctx, code)
+    c.save()
+    return path
+
+
+def write_borough(settings: Settings, borough: str, period: str | None, out_dir: Path, *,
+                  workers: int | None = None, progress: Callable[[str], None] = lambda _: None) -> BatchResult:
+    """Write a borough's overview and one PDF per ward into ``out_dir``, ``workers`` processes at a time
+    (default: every core). Each worker has its own connection on the parent's exported snapshot."""
+    import time
+
+    started = time.perf_counter()
+    workers = max(1, workers or os.cpu_count() or 1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with db.connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
+        ctx = open_context(conn, settings, period)
+        snapshot_id = conn.execute("SELECT pg_export_snapshot() AS id").fetchone()["id"]
+        plan = plan_borough(conn, ctx, borough)
+        stem = f"{slug(plan.name)}_{ctx.label.replace('/', '-')}"
+        names = {r["ward_code"]: r["ward_name"] for r in plan.rows}
+        jobs: list[tuple[str, str, str, BoroughPlan | None]] = [
+            ("overview", plan.code, str(out_dir / f"{stem}_00_overview.pdf"), plan)]
+        for i, code in enumerate(ward_order(plan), start=1):
+            jobs.append(("ward", code, str(out_dir / f"{stem}_{i:02d}_{code}_{slug(names.get(code, code))}.pdf"), None))
+        result = BatchResult(plan.code, plan.name, ctx.label, ctx.version, ctx.synthetic, workers=workers)
+        # fork: the workers start at once with everything imported; the parent's connection stays open
+        # (its transaction holds the exported snapshot) and is never used by a child.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                                 initializer=_worker_start,
+                                 initargs=(settings.database_url, snapshot_id, ctx)) as pool:
+            futures = [pool.submit(_worker_page, *job) for job in jobs]
+            for future in as_completed(futures):
+                path = Path(future.result())
+                result.files.append(path)
+                progress(path.name)
+    result.files.sort()
+    result.seconds = time.perf_counter() - started
+    return result

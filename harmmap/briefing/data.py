@@ -1,0 +1,169 @@
+"""What a briefing page shows, read from the published index in one snapshot.
+
+Only published aggregates are read (``harm.current_*``, ``harm.publish``, ``geo.*``): never an
+``etl.*`` record, premises or address. Geometry stays in EPSG:27700 (metres), the CRS the page is
+drawn in, so the printed scale is exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import shapely
+from psycopg import sql
+from shapely.geometry.base import BaseGeometry
+
+from harmmap import db, periods, reports
+
+#: Tolerance of the locator inset's borough outlines (metres): invisible at its ~1:1,000,000.
+LOCATOR_TOLERANCE_M = 150.0
+
+
+class BriefingError(reports.ReportError):
+    """A briefing the published data cannot give (unknown ward, borough or period); safe to show."""
+
+
+class UnknownWard(BriefingError):
+    pass
+
+
+@dataclass(frozen=True)
+class Area:
+    """One borough outline (EPSG:27700)."""
+
+    code: str
+    name: str
+    city_of_london: bool
+    geom: BaseGeometry
+
+
+@dataclass
+class Context:
+    """What every page of one run shares: the period, the publish it comes from, the marking."""
+
+    marking: str
+    produced_at: datetime
+    version: int
+    published_at: datetime
+    period: dict[str, Any]             # a row of reports.published_period
+    boundary_note: str
+    boroughs: list[Area]               # simplified for the locator
+    weights: dict[str, float] = field(default_factory=dict)
+    synthetic_indicators: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.period["period"]
+
+    @property
+    def title(self) -> str:
+        return periods.parse(self.label).title
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.period["synthetic"])
+
+
+@dataclass
+class MapWard:
+    code: str
+    name: str
+    borough_code: str
+    borough_name: str
+    city_of_london: bool
+    score: float | None
+    rank_london: int | None
+    decile_london: int | None
+    rank_borough: int | None
+    hotspot: str
+    geom: BaseGeometry
+
+
+def begin_snapshot(conn: psycopg.Connection, snapshot_id: str | None = None) -> None:
+    """Start a read-only REPEATABLE READ transaction, optionally on a snapshot another session exported
+    (``pg_export_snapshot``): a batch's workers then read exactly what its parent read."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    if snapshot_id:
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
+
+
+def load_context(conn: psycopg.Connection, *, marking: str, period: str | None,
+                 produced_at: datetime) -> Context:
+    """The requested published period (or the map's default one) and what every page needs with it.
+
+    Call inside ``begin_snapshot``. Raises ``reports.NoIndexPublished``, ``reports.UnknownPeriod`` or
+    ``periods.PeriodError`` (a malformed label).
+    """
+    cur = conn.execute(db.query("map_current")).fetchone()
+    if cur is None or cur["version"] is None:
+        raise reports.NoIndexPublished(reports.NO_INDEX)
+    label = (period or "").strip()
+    if not label:
+        row = conn.execute(db.query("map_default_period"), {"version": cur["version"]}).fetchone()
+        if row is None:
+            raise reports.NoIndexPublished(reports.NO_INDEX)
+        label = row["period"]
+    meta = reports.published_period(conn, label)
+    vintage = conn.execute(db.query("brief_vintage")).fetchone() or {}
+    boroughs = [Area(r["borough_code"], r["borough_name"], bool(r["city_of_london"]), shapely.from_wkb(r["wkb"]))
+                for r in conn.execute(db.query("brief_boroughs"), {"tolerance_m": LOCATOR_TOLERANCE_M})]
+    weights = dict(sorted(meta["weights"].items(), key=lambda kv: (-kv[1], kv[0])))
+    used = meta["indicators"] or {}
+    fake = [slug for slug, m in used.items() if (m or {}).get("synthetic")]
+    return Context(marking=marking, produced_at=produced_at, version=int(meta["version"]),
+                   published_at=cur["published_at"], period=meta,
+                   boundary_note=vintage.get("boundary_note") or "", boroughs=boroughs,
+                   weights=weights, synthetic_indicators=fake)
+
+
+def extent(conn: psycopg.Connection, *, ward: str | None = None,
+           borough: str | None = None) -> tuple[float, float, float, float] | None:
+    """(xmin, ymin, xmax, ymax) in metres of a 2022 ward or of a borough's wards; None if unknown."""
+    row = conn.execute(db.query("brief_extent"), {"ward": ward, "borough": borough}).fetchone()
+    if row is None or row["xmin"] is None:
+        return None
+    return (row["xmin"], row["ymin"], row["xmax"], row["ymax"])
+
+
+def map_wards(conn: psycopg.Connection, ctx: Context, frame: tuple[float, float, float, float],
+              tolerance_m: float) -> list[MapWard]:
+    """Every 2022 ward touching ``frame`` (EPSG:27700), with its harm class for the context's period."""
+    xmin, ymin, xmax, ymax = frame
+    rows = conn.execute(db.query("brief_map_wards"),
+                        {"version": ctx.version, "period": ctx.label, "tolerance_m": tolerance_m,
+                         "xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax}).fetchall()
+    return [MapWard(code=r["ward_code"], name=r["ward_name"], borough_code=r["borough_code"],
+                    borough_name=r["borough_name"], city_of_london=bool(r["city_of_london"]),
+                    score=reports.number(r["score"]), rank_london=reports.whole(r["rank_london"]),
+                    decile_london=reports.whole(r["decile_london"]), rank_borough=reports.whole(r["rank_borough"]),
+                    hotspot=r["hotspot"], geom=shapely.from_wkb(r["wkb"])) for r in rows]
+
+
+def ward_summary(conn: psycopg.Connection, ctx: Context, ward_code: str) -> dict[str, Any]:
+    """The ward's figures as the map's ward panel shows them (reports.ward_summary); UnknownWard if none."""
+    code = ward_code.strip().upper()
+    summary = reports.ward_summary(conn, ctx.period, code, ctx.version)
+    if summary is None:
+        raise UnknownWard(f"{ward_code[:20]!r} is not a 2022 London ward code (E05...)")
+    return summary
+
+
+def targets(conn: psycopg.Connection, ctx: Context, borough_code: str) -> list[dict[str, Any]]:
+    """The borough's strategy targets as published (harm.current_target)."""
+    return conn.execute(db.query("brief_targets"),
+                        {"version": ctx.version, "level": "borough", "area": borough_code}).fetchall()
+
+
+def area_figures(conn: psycopg.Connection, ctx: Context, borough_code: str) -> dict[str, dict[str, Any]]:
+    """The borough's figures per indicator for the period (borough-only records included)."""
+    rows = conn.execute(db.query("brief_area_indicators"),
+                        {"version": ctx.version, "period": ctx.label, "level": "borough", "area": borough_code})
+    return {r["indicator"]: r for r in rows}
+
+
+def borough_wards(conn: psycopg.Connection, ctx: Context, borough: str) -> reports.Worst:
+    """Every ranked ward of the borough, worst first, with the indicators that put each there."""
+    return reports.worst(conn, ctx.label, mode="top_n", n=10_000, borough=borough)
