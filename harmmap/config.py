@@ -49,6 +49,8 @@ class Settings:
     #: Permutations for the hotspot pseudo p-values (Gi*, Local Moran), and the seed that makes them repeatable.
     hotspot_permutations: int = 999
     hotspot_seed: int = 2026
+    #: Origins whose web pages may read /api from a browser (CORS), comma-separated; "*" for any; empty: none.
+    api_cors_origins: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -44,13 +44,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     pool = db.make_pool(settings, open_wait=False)
     app.extensions["harmmap"] = Services(settings, pool)
 
-    from web import compress, errors, health, map_pages, tasking_data
+    from web import api, brief, compress, errors, health, map_pages, tasking_data
 
     errors.init_app(app)
     compress.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(map_pages.bp)
     app.register_blueprint(tasking_data.bp, url_prefix="/map")  # the tasking map's JSON/CSV data
+    app.register_blueprint(brief.bp, url_prefix="/brief")        # A4 briefing PDFs for SNT sergeants
+    app.register_blueprint(api.bp, url_prefix="/api")          # OGC API - Features, harm queries, tiles
 
     @app.context_processor
     def page_globals() -> dict[str, object]:

@@ -15,7 +15,8 @@ import threading
 from flask import Flask, Response, request
 
 COMPRESSIBLE = ("application/json", "application/problem+json", "application/geo+json", "text/csv",
-                "text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml")
+                "text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml",
+                "application/vnd.oai.openapi+json", "application/vnd.mapbox-vector-tile")
 MIN_BYTES = 1024
 _static_cache: dict[tuple[str, str], bytes] = {}
 _static_lock = threading.Lock()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -40,14 +40,25 @@ def _wants_json() -> bool:
 
 
 def problem(status: int, title: str, detail: str, **headers: str) -> Response:
+    marking = _marking()
     if _wants_json():
-        resp = jsonify(type="about:blank", title=title, status=status, detail=detail)
+        body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        if marking:
+            body["marking"] = marking  # an RFC 9457 extension member: every response carries the marking
+        resp = jsonify(body)
         resp.mimetype = "application/problem+json"
     else:
         resp = Response(render_template("error.html", status=status, title=title, detail=detail), mimetype="text/html")
     resp.status_code = status
     resp.headers.update(headers)
+    if marking:
+        resp.headers["X-Protective-Marking"] = marking
     return resp
+
+
+def _marking() -> str | None:
+    services = current_app.extensions.get("harmmap")
+    return services.settings.protective_marking if services is not None else None
 
 
 def init_app(app: Flask) -> None:

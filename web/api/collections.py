@@ -1,0 +1,385 @@
+"""The API's feature collections and the SQL that pages through them.
+
+Each collection is a declaration (``Collection``): where its rows come from, its key (what it is sorted
+and paged by, and what its feature id is made of), its properties and its time. Queries are composed
+from small named clauses, as pg_featureserv does (``sqlBBoxFilter``, ``sqlWhere``...): identifiers and
+expressions are fixed text of this module, every value a request gives is a bound parameter.
+
+Speed: a page is chosen from keys alone (``page`` below: index order, ``LIMIT``, ``OFFSET`` or a keyset
+``after``), and only the rows on it are turned into GeoJSON, in PostGIS. Nothing counts the whole result
+set unless the request asks for it (``count=true``).
+
+Feature ids: a ward's GSS code (``E05013800``), a borough's (``E09000022``); in the harm index and
+indicator collections, the ward code and the period joined by ``_``, with the financial year's ``/``
+written ``-`` so that the id is one URL path segment: ``E05013800_FY2025-26``, ``E05013800_2025-Q1``,
+``E05013800_R12-2026-03``, ``E05013800_2025-03``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from psycopg import sql
+
+from harmmap.indicators import INDICATORS
+from web.api.common import CRS84, CRSS, EPSG4326, EPSG27700
+from web.errors import Problem
+
+#: The 2022 wards are the current vintage; older vintages keep their own collections.
+CURRENT_VINTAGE = 2022
+#: When each ward vintage came into use (the London borough elections that introduced it) and ended.
+VINTAGE_SPANS = {2014: (date(2014, 5, 22), date(2018, 5, 3)), 2018: (date(2018, 5, 3), date(2022, 5, 5)),
+                 2022: (date(2022, 5, 5), None)}
+LONDON_BBOX_CRS84 = (-0.5104, 51.2868, 0.334, 51.6919)
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One feature property: its name, its SQL expression over the collection's source, its JSON type."""
+
+    name: str
+    expr: str
+    type: str = "string"          # string | integer | number | boolean
+    filterable: bool = False      # a query parameter of the items resource (equality)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    title: str
+    description: str
+    #: FROM clause (aliases fixed here); rows of the current publish only, restricted by ``where``.
+    source: str
+    where: str
+    #: the sort and paging key, as SQL expressions, and how to build the feature id from it
+    keys: tuple[str, ...]
+    geom: str                    # EPSG:27700 geometry expression
+    props: tuple[Prop, ...]
+    static: dict = field(default_factory=dict)   # the where clause's own parameters
+    temporal: tuple[str, str] | None = None      # (start, exclusive end) expressions, timestamptz
+    needs_index: bool = False
+    #: constant temporal extent for the collection document, (start, end) or None
+    interval: tuple[str | None, str | None] | None = None
+    kind: str = "ward"           # ward | borough | harm | indicator
+
+    def feature_id(self, key: tuple) -> str:
+        if self.kind in ("harm", "indicator"):
+            period, ward = key
+            return f"{ward}_{period.replace('/', '-')}"
+        return str(key[0])
+
+    def parse_id(self, text: str) -> tuple | None:
+        """The key a feature id names, or None if it cannot name a feature of this collection."""
+        if self.kind in ("harm", "indicator"):
+            m = re.fullmatch(r"(E05\d{6})_(\d{4}-\d{2}|\d{4}-Q[1-4]|FY\d{4}-\d{2}|R12-\d{4}-\d{2})", text)
+            if not m:
+                return None
+            period = re.sub(r"^FY(\d{4})-(\d{2})$", r"FY\1/\2", m[2])
+            return (period, m[1])
+        pattern = r"E05\d{6}" if self.kind == "ward" else r"E09\d{6}"
+        return (text,) if re.fullmatch(pattern, text) else None
+
+    @property
+    def filters(self) -> dict[str, Prop]:
+        return {p.name: p for p in self.props if p.filterable}
+
+
+# --- the collections -----------------------------------------------------------------------------
+
+_WARD_PROPS = (
+    Prop("ward_code", "w.ward_code", filterable=True, description="ONS GSS code (E05...)"),
+    Prop("ward_name", "w.ward_name", filterable=True),
+    Prop("borough_code", "w.borough_code", filterable=True, description="ONS GSS code (E09...)"),
+    Prop("borough_name", "w.borough_name", filterable=True),
+    Prop("vintage", "w.vintage", "integer", description="ward boundary set (year of the elections it came in)"),
+    Prop("city_of_london", "w.city_of_london", "boolean", filterable=True,
+         description="policed by the City of London Police, not the MPS: no harm score"),
+    Prop("population", "w.population", "integer", description="Census 2021 usual residents"),
+    Prop("area_ha", "round(w.area_ha::numeric, 2)", "number", description="hectares"),
+)
+
+_PERIOD_PROPS = (
+    Prop("period", "t.period", filterable=True, description="2025-03, 2025-Q1, FY2025/26 or R12-2026-03"),
+    Prop("period_kind", "p.kind", filterable=True, description="month, quarter, fy or r12"),
+    Prop("first_month", "to_char(p.first_month, 'YYYY-MM')", description="first month of the period"),
+    Prop("last_month", "to_char(p.last_month, 'YYYY-MM')", description="last month of the period (inclusive)"),
+    Prop("ward_code", "t.ward_code", filterable=True, description="2022 ward, ONS GSS code"),
+    Prop("ward_name", "w.ward_name", filterable=True),
+    Prop("borough_code", "w.borough_code", filterable=True),
+    Prop("borough_name", "w.borough_name", filterable=True),
+)
+
+_HARM_PROPS = _PERIOD_PROPS + (
+    Prop("score", "t.score", "number", description="harm index 0-100 (100 = most harm); null: not ranked"),
+    Prop("coverage", "t.coverage", "number", description="share of the period's weight this ward has data for"),
+    Prop("rank_london", "t.rank_london", "integer", description="1 = most harm in London"),
+    Prop("decile_london", "t.decile_london", "integer", True, "1 = the worst 10% of London's wards"),
+    Prop("rank_borough", "t.rank_borough", "integer"),
+    Prop("decile_borough", "t.decile_borough", "integer", True),
+    Prop("hotspot", "t.hotspot", filterable=True,
+         description="Getis-Ord Gi* class: hot_99, hot_95, hot_90, cold_..., not_significant, island, no_data"),
+    Prop("gi_z", "t.gi_z", "number"),
+    Prop("gi_p", "t.gi_p", "number", description="permutation pseudo p-value"),
+    Prop("lisa_cluster", "t.lisa_cluster", filterable=True,
+         description="Local Moran class: high_high, low_low, high_low, low_high, not_significant, ..."),
+    Prop("lisa_i", "t.lisa_i", "number"),
+    Prop("lisa_p", "t.lisa_p", "number"),
+    Prop("synthetic", "t.synthetic", "boolean", True, "true when a synthetic indicator went into the score"),
+)
+
+_INDICATOR_PROPS = _PERIOD_PROPS + (
+    Prop("indicator", "t.indicator"),
+    Prop("value", "t.value", "number", description="count, pounds, or agreeing respondents (PAS)"),
+    Prop("rate_per_1000", "t.rate_per_1000", "number", description="per 1,000 Census 2021 residents"),
+    Prop("respondents", "t.respondents", "integer", description="PAS only"),
+    Prop("pct", "t.pct", "number", description="PAS: raw percentage agreeing"),
+    Prop("pct_lo", "t.pct_lo", "number", description="PAS: Wilson 95% interval, low"),
+    Prop("pct_hi", "t.pct_hi", "number"),
+    Prop("eb_pct", "t.eb_pct", "number", description="PAS: empirical-Bayes estimate"),
+    Prop("eb_lo", "t.eb_lo", "number"),
+    Prop("eb_hi", "t.eb_hi", "number"),
+    Prop("scored", "t.scored", "number", description="transformed score 0-100 (weighted indicators)"),
+    Prop("contribution", "t.contribution", "number", description="points of the harm index from this indicator"),
+    Prop("prev_value", "t.prev_value", "number", description="the previous period of the same kind"),
+    Prop("prev_change", "t.prev_change", "number"),
+    Prop("prev_p", "t.prev_p", "number"),
+    Prop("prev_trend", "t.prev_trend", filterable=True, description="up, down, no_change, not_tested"),
+    Prop("yoy_value", "t.yoy_value", "number", description="the same period a year before"),
+    Prop("yoy_change", "t.yoy_change", "number"),
+    Prop("yoy_p", "t.yoy_p", "number"),
+    Prop("yoy_trend", "t.yoy_trend", filterable=True),
+    Prop("synthetic", "t.synthetic", "boolean", True, "true when loaded from synthetic files"),
+)
+
+_PERIOD_SOURCE = ("{table} t JOIN harm.current_period p ON p.version = t.version AND p.period = t.period "
+                  "JOIN geo.ward w ON w.vintage = 2022 AND w.ward_code = t.ward_code")
+_PERIOD_TIME = ("p.first_month::timestamp AT TIME ZONE 'UTC'",
+                "(p.last_month + interval '1 month')::timestamp AT TIME ZONE 'UTC'")
+
+
+def _wards(vintage: int, cid: str) -> Collection:
+    start, end = VINTAGE_SPANS[vintage]
+    current = " (the current boundaries)" if vintage == CURRENT_VINTAGE else ""
+    return Collection(
+        id=cid, title=f"Wards, {vintage} boundaries{current}",
+        description=(f"London's electoral wards as drawn for the {vintage} borough elections{current}, with "
+                     "Census 2021 populations. Feature id: the ward's GSS code."),
+        source="geo.ward w", where="w.vintage = %(vintage)s", static={"vintage": vintage},
+        keys=("w.ward_code",), geom="w.geom", props=_WARD_PROPS,
+        temporal=(sql_date(start), sql_date(end)), interval=(_iso(start), _iso(end)), kind="ward")
+
+
+def sql_date(d: date | None) -> str:
+    return "NULL::timestamptz" if d is None else f"timestamptz '{d.isoformat()} 00:00:00+00'"
+
+
+def _iso(d: date | None) -> str | None:
+    return None if d is None else f"{d.isoformat()}T00:00:00Z"
+
+
+def _build() -> dict[str, Collection]:
+    out = [_wards(CURRENT_VINTAGE, "wards"), _wards(2018, "wards-2018"), _wards(2014, "wards-2014")]
+    out.append(Collection(
+        id="boroughs", title="London boroughs",
+        description="The 32 London boroughs and the City of London, with Census 2021 populations. "
+                    "Feature id: the borough's GSS code.",
+        source="geo.borough b", where="true", keys=("b.borough_code",), geom="b.geom", kind="borough",
+        props=(Prop("borough_code", "b.borough_code", filterable=True),
+               Prop("borough_name", "b.borough_name", filterable=True),
+               Prop("city_of_london", "b.city_of_london", "boolean", True),
+               Prop("population", "b.population", "integer", description="Census 2021 usual residents"),
+               Prop("area_ha", "round(b.area_ha::numeric, 2)", "number"))))
+    out.append(Collection(
+        id="harm-index", title="Harm index per ward and period",
+        description=("The published harm index of every 2022 ward in every period (months, quarters, financial "
+                     "years, rolling 12 months): score, London and borough rank and decile, Gi* hotspot and "
+                     "Local Moran class. Filter with period=FY2025/26. Feature id: ward code and period, "
+                     "e.g. E05013800_FY2025-26."),
+        source=_PERIOD_SOURCE.format(table="harm.current_ward_index"), where="t.version = %(version)s",
+        keys=("t.period", "t.ward_code"), geom="w.geom", props=_HARM_PROPS, temporal=_PERIOD_TIME,
+        needs_index=True, kind="harm"))
+    for ind in INDICATORS:
+        out.append(Collection(
+            id=f"indicator-{ind.slug}", title=f"{ind.label} per ward and period",
+            description=(f"The published indicator {ind.slug} ({ind.label}, {ind.kind}) of every 2022 ward in "
+                         "every period it is published for: figure, rate, uncertainty, contribution to the harm "
+                         "index, trends. Feature id: ward code and period, e.g. E05013800_FY2025-26."),
+            source=_PERIOD_SOURCE.format(table="harm.current_ward_indicator"),
+            where="t.version = %(version)s AND t.indicator = %(indicator)s", static={"indicator": ind.slug},
+            keys=("t.period", "t.ward_code"), geom="w.geom", props=_INDICATOR_PROPS, temporal=_PERIOD_TIME,
+            needs_index=True, kind="indicator"))
+    return {c.id: c for c in out}
+
+
+COLLECTIONS: dict[str, Collection] = _build()
+
+
+# --- query composition ---------------------------------------------------------------------------
+
+@dataclass
+class Query:
+    """A request's restrictions on one collection, parsed and checked."""
+
+    collection: Collection
+    version: int | None
+    crs: str = CRS84
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_srid: int = 4326
+    start: object = None
+    end: object = None
+    equals: dict[str, object] = field(default_factory=dict)
+    after: tuple | None = None
+    key: tuple | None = None          # one feature
+
+    def params(self) -> dict[str, object]:
+        p: dict[str, object] = dict(self.collection.static, version=self.version)
+        if self.bbox is not None:
+            p.update(minx=self.bbox[0], miny=self.bbox[1], maxx=self.bbox[2], maxy=self.bbox[3], bbox_srid=self.bbox_srid)
+        p.update(t_start=self.start, t_end=self.end)
+        for i, value in enumerate(self.equals.values()):
+            p[f"eq{i}"] = value
+        for i, value in enumerate(self.after or ()):
+            p[f"after{i}"] = value
+        for i, value in enumerate(self.key or ()):
+            p[f"key{i}"] = value
+        return p
+
+
+def bbox_filter(c: Collection) -> sql.Composable:
+    # Transform the box, not the column, so the GiST index on the EPSG:27700 geometry is used. The box
+    # is densified first, so that its edges (straight in its own CRS) stay where they were.
+    return sql.SQL("ST_Intersects({geom}, ST_Transform(ST_Segmentize(ST_MakeEnvelope("
+                   "%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, %(bbox_srid)s), "
+                   "CASE WHEN %(bbox_srid)s = 4326 THEN 0.005 ELSE 500 END), 27700))").format(geom=sql.SQL(c.geom))
+
+
+def time_filter(c: Collection, q: Query) -> sql.Composable:
+    if c.temporal is None:
+        return sql.SQL("true")      # no time: datetime does not restrict (documented)
+    start, end = (sql.SQL(e) for e in c.temporal)
+    parts = []
+    if q.end is not None:
+        parts.append(sql.SQL("({start} IS NULL OR {start} <= %(t_end)s)").format(start=start))
+    if q.start is not None:
+        parts.append(sql.SQL("({end} IS NULL OR {end} > %(t_start)s)").format(end=end))
+    return sql.SQL(" AND ").join(parts) if parts else sql.SQL("true")
+
+
+def where(q: Query) -> sql.Composable:
+    c = q.collection
+    parts: list[sql.Composable] = [sql.SQL(c.where)]
+    if q.bbox is not None:
+        parts.append(bbox_filter(c))
+    if q.start is not None or q.end is not None:
+        parts.append(time_filter(c, q))
+    for i, name in enumerate(q.equals):
+        parts.append(sql.SQL("{expr} = {value}").format(expr=sql.SQL(c.filters[name].expr),
+                                                        value=sql.Placeholder(f"eq{i}")))
+    if q.after is not None:
+        parts.append(sql.SQL("({keys}) > ({values})").format(
+            keys=sql.SQL(", ").join(sql.SQL(k) for k in c.keys),
+            values=sql.SQL(", ").join(sql.Placeholder(f"after{i}") for i in range(len(c.keys)))))
+    if q.key is not None:
+        parts.extend(sql.SQL("{k} = {v}").format(k=sql.SQL(k), v=sql.Placeholder(f"key{i}"))
+                     for i, k in enumerate(c.keys))
+    return sql.SQL(" AND ").join(parts)
+
+
+def geometry_expr(c: Collection, crs: str) -> tuple[sql.Composable, int]:
+    """The geometry in ``crs`` (axes in its order) and the decimals that keep it to about 1 cm."""
+    srid, swap, places = CRSS[crs]
+    geom: sql.Composable = sql.SQL(c.geom)
+    if srid != 27700:
+        geom = sql.SQL("ST_Transform({g}, {srid})").format(g=geom, srid=sql.Literal(srid))
+    if swap:
+        geom = sql.SQL("ST_FlipCoordinates({g})").format(g=geom)
+    return geom, places
+
+
+def geometry_json(c: Collection, crs: str) -> sql.Composable:
+    geom, places = geometry_expr(c, crs)
+    # options 0: no "crs" member inside the geometry (RFC 7946; the CRS is in the Content-Crs header)
+    return sql.SQL("ST_AsGeoJSON({g}, {p}, 0)").format(g=geom, p=sql.Literal(places))
+
+
+def properties_json(c: Collection) -> sql.Composable:
+    pairs = sql.SQL(", ").join(sql.SQL("{n}, {e}").format(n=sql.Literal(p.name), e=sql.SQL(p.expr)) for p in c.props)
+    return sql.SQL("json_build_object({pairs})").format(pairs=pairs)
+
+
+def feature_sql(q: Query, *, limit: int | None = None, offset: int = 0, wkt: bool = False) -> sql.Composable:
+    """The features of one page (or one feature), each as GeoJSON text built in PostGIS, in key order.
+
+    Keys are chosen first, from the index, and only the page's rows are joined back and encoded, so a
+    deep ``OFFSET`` skips keys, not GeoJSON.
+    """
+    c = q.collection
+    keys = sql.SQL(", ").join(sql.SQL("{e} AS {n}").format(e=sql.SQL(k), n=sql.Identifier(f"k{i}"))
+                              for i, k in enumerate(c.keys))
+    key_names = sql.SQL(", ").join(sql.Identifier(f"k{i}") for i in range(len(c.keys)))
+    join_on = sql.SQL(" AND ").join(sql.SQL("{e} = pg.{n}").format(e=sql.SQL(k), n=sql.Identifier(f"k{i}"))
+                                    for i, k in enumerate(c.keys))
+    geometry = geometry_json(c, q.crs)
+    extra: sql.Composable = sql.SQL("")
+    if wkt:
+        g, places = geometry_expr(c, q.crs)
+        extra = sql.SQL(", ST_AsText({g}, {p}) AS wkt, {props} AS props").format(
+            g=g, p=sql.Literal(places), props=properties_json(c))
+    page = sql.SQL("SELECT {keys} FROM {source} WHERE {where} ORDER BY {names}").format(
+        keys=keys, source=sql.SQL(c.source), where=where(q), names=key_names)
+    if limit is not None:
+        page = sql.SQL("{page} LIMIT {limit} OFFSET {offset}").format(page=page, limit=sql.Literal(limit),
+                                                                     offset=sql.Literal(offset))
+    return sql.SQL(
+        "WITH pg AS MATERIALIZED ({page}) "
+        "SELECT {key_names}, '{{\"type\":\"Feature\",\"id\":' || to_json({id}::text)::text || "
+        "',\"geometry\":' || coalesce({geometry}, 'null') || ',\"properties\":' || {props}::text || '}}' AS feature{extra} "
+        "FROM pg JOIN {source} ON {join_on} WHERE {static} ORDER BY {key_names}").format(
+        page=page, key_names=key_names, id=_id_sql(c), geometry=geometry, props=properties_json(c),
+        extra=extra, source=sql.SQL(c.source), join_on=join_on, static=sql.SQL(c.where))
+
+
+def _id_sql(c: Collection) -> sql.Composable:
+    if c.kind in ("harm", "indicator"):
+        return sql.SQL("(pg.k1 || '_' || replace(pg.k0, '/', '-'))")
+    return sql.SQL("pg.k0")
+
+
+def count_sql(q: Query) -> sql.Composable:
+    return sql.SQL("SELECT count(*) AS n FROM {source} WHERE {where}").format(source=sql.SQL(q.collection.source),
+                                                                            where=where(q))
+
+
+def extent_sql(c: Collection) -> sql.Composable:
+    return sql.SQL("SELECT ST_XMin(e) AS minx, ST_YMin(e) AS miny, ST_XMax(e) AS maxx, ST_YMax(e) AS maxy "
+                   "FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent({g})::geometry, 27700), 4326) AS e "
+                   "FROM {source} WHERE {where}) x").format(g=sql.SQL(c.geom), source=sql.SQL(c.source),
+                                                            where=sql.SQL(c.where))
+
+
+def parse_filter(c: Collection, name: str, text: str) -> object:
+    prop = c.filters[name]
+    if prop.type == "integer":
+        if not re.fullmatch(r"[+-]?\d{1,9}", text):
+            raise Problem(f"{name} must be a whole number, not {text[:30]!r}")
+        return int(text)
+    if prop.type == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise Problem(f"{name} must be true or false, not {text[:30]!r}")
+        return text.lower() == "true"
+    if len(text) > 100:
+        raise Problem(f"{name} is too long (at most 100 characters)")
+    if name == "period":       # the same spellings the map and the CLI accept (FY2025-26, 2025Q1...)
+        from harmmap import periods
+        try:
+            return periods.parse(text).label
+        except periods.PeriodError as e:
+            raise Problem(f"period: {e}") from None
+    return text
+
+
+__all__ = ["COLLECTIONS", "Collection", "Query", "Prop", "feature_sql", "count_sql", "extent_sql", "EPSG4326",
+           "EPSG27700", "CRS84", "LONDON_BBOX_CRS84", "parse_filter"]

@@ -1,0 +1,280 @@
+"""The OpenAPI 3.0 definition of ``/api`` (OGC API Features /req/oas30), built from the same collection
+declarations the routes use, so every collection's filter parameters are declared; ``f=html`` renders it
+as the human documentation page (server-side, no script, works offline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from web.api import bp
+from web.api.collections import COLLECTIONS, Collection
+from web.api.common import CRS84, CRSS, check_params, etag_for, finish, metadata, not_modified, output_format, \
+    snapshot, dumps
+from web.api.features import DEFAULT_LIMIT, GEOJSON, MAX_LIMIT, MAX_OFFSET, OPENAPI_JSON, html_page
+from web.api.harm import MAX_POINTS, MAX_RADIUS_M
+from web.api.tiles import MAX_ZOOM, MVT
+
+_TYPES = {"string": {"type": "string"}, "integer": {"type": "integer"}, "number": {"type": "number"},
+          "boolean": {"type": "boolean"}}
+_ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+_LINK = {"type": "object", "required": ["href", "rel"],
+         "properties": {"href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"},
+                        "title": {"type": "string"}}}
+_LINKS = {"type": "array", "items": {"$ref": "#/components/schemas/link"}}
+_MARKED = {"marking": {"type": "string", "description": "the protective marking"},
+           "synthetic": {"type": "boolean", "description": "true when synthetic data went into the figures"}}
+
+SCHEMAS: dict[str, Any] = {
+    "link": _LINK,
+    "problem": {"type": "object", "required": ["title", "status", "detail"],
+                "description": "RFC 9457 problem details",
+                "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                               "status": {"type": "integer"}, "detail": {"type": "string"}}},
+    "landingPage": {"type": "object", "required": ["links"],
+                    "properties": {"title": {"type": "string"}, "description": {"type": "string"},
+                                   "links": _LINKS, **_MARKED}},
+    "confClasses": {"type": "object", "required": ["conformsTo"],
+                    "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}}},
+    "collection": {"type": "object", "required": ["id", "links"],
+                   "properties": {"id": {"type": "string"}, "title": {"type": "string"},
+                                  "description": {"type": "string"}, "links": _LINKS,
+                                  "extent": _ANY_OBJECT, "itemType": {"type": "string"},
+                                  "crs": {"type": "array", "items": {"type": "string"}},
+                                  "storageCrs": {"type": "string"}}},
+    "collections": {"type": "object", "required": ["links", "collections"],
+                    "properties": {"links": _LINKS, "crs": {"type": "array", "items": {"type": "string"}},
+                                   "collections": {"type": "array",
+                                                   "items": {"$ref": "#/components/schemas/collection"}}}},
+    "geometry": {"type": "object", "nullable": True, "required": ["type", "coordinates"],
+                 "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+                                "coordinates": {"type": "array", "items": {}}}},
+    "feature": {"type": "object", "required": ["type", "geometry", "properties"],
+                "properties": {"type": {"type": "string", "enum": ["Feature"]},
+                               "id": {"type": "string"},
+                               "geometry": {"$ref": "#/components/schemas/geometry"},
+                               "properties": {"type": "object", "nullable": True},
+                               "links": _LINKS}},
+    "featureCollection": {"type": "object", "required": ["type", "features"],
+                          "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                                         "features": {"type": "array", "items": {"$ref": "#/components/schemas/feature"}},
+                                         "links": _LINKS, "timeStamp": {"type": "string", "format": "date-time"},
+                                         "numberMatched": {"type": "integer", "minimum": 0},
+                                         "numberReturned": {"type": "integer", "minimum": 0}, **_MARKED}},
+    "marked": {"type": "object", "required": ["marking", "synthetic"], "properties": _MARKED},
+}
+
+
+def _param(name: str, description: str, schema: dict[str, Any], *, where: str = "query",
+           required: bool = False, **extra: Any) -> dict[str, Any]:
+    out = {"name": name, "in": where, "description": description, "required": required, "schema": schema}
+    out.update(extra)
+    return out
+
+
+PARAMETERS: dict[str, Any] = {
+    "f": _param("f", "Output format (else the Accept header decides).", {"type": "string", "enum": ["json", "html"]}),
+    "f-features": _param("f", "Output format: GeoJSON (json), html or csv (else the Accept header decides).",
+                         {"type": "string", "enum": ["json", "html", "csv"]}),
+    "limit": _param("limit", f"Features per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}).",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                    style="form", explode=False),
+    "offset": _param("offset", "Features to skip (prefer the next link, which pages by key).",
+                     {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
+    "after": _param("after", "Continue after this feature id (what next links use; faster than offset).",
+                    {"type": "string"}),
+    "bbox": _param("bbox", "Only features that intersect the box: min x, min y, max x, max y (bbox-crs axis "
+                           "order; CRS84 longitude/latitude by default).",
+                   {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+                   style="form", explode=False),
+    "bbox-crs": _param("bbox-crs", "The CRS of bbox (OGC API Features Part 2).",
+                       {"type": "string", "format": "uri", "enum": list(CRSS), "default": CRS84},
+                       style="form", explode=False),
+    "crs": _param("crs", "The CRS of the response geometry (OGC API Features Part 2); EPSG:4326 is latitude first.",
+                  {"type": "string", "format": "uri", "enum": list(CRSS), "default": CRS84},
+                  style="form", explode=False),
+    "datetime": _param("datetime", "Only features whose time intersects this RFC 3339 instant or interval "
+                                   "(start/end, '..' for open). Wards: the years their boundaries were in use; "
+                                   "harm collections: the period. Boroughs have no time.",
+                       {"type": "string"}, style="form", explode=False),
+    "count": _param("count", "Count every matching feature (numberMatched); off by default, since it costs a scan.",
+                    {"type": "boolean", "default": False}),
+    "period": _param("period", "Published period: 2025-03, 2025-Q1, FY2025/26 or R12-2026-03 (default: the "
+                               "latest financial year).", {"type": "string", "maxLength": 40}),
+    "lon": _param("lon", "Longitude, WGS84 degrees (with lat).", {"type": "number", "minimum": -180, "maximum": 180}),
+    "lat": _param("lat", "Latitude, WGS84 degrees (with lon).", {"type": "number", "minimum": -90, "maximum": 90}),
+    "x": _param("x", "Easting, EPSG:27700 metres (with y).", {"type": "number"}),
+    "y": _param("y", "Northing, EPSG:27700 metres (with x).", {"type": "number"}),
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _responses(ok: dict[str, Any], *, conditional: bool = True) -> dict[str, Any]:
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/problem"}}}
+    out = {"200": ok}
+    if conditional:
+        out["304"] = {"description": "Not modified: your copy (ETag / Last-Modified) is current."}
+    out.update({code: {"description": text, "content": problem} for code, text in (
+        ("400", "A bad parameter; the detail says which and why."), ("404", "No such resource."),
+        ("406", "No representation matches the Accept header."),
+        ("500", "An error on our side (logged; no internals are shown)."),
+        ("503", "The database is unavailable or no index is published yet."))})
+    return out
+
+
+def _json(schema: str, description: str, mime: str = "application/json", *, html: bool = True) -> dict[str, Any]:
+    content = {mime: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+    if html:
+        content["text/html"] = {"schema": {"type": "string"}}
+    return {"description": description, "content": content}
+
+
+def _filter_params(c: Collection) -> list[dict[str, Any]]:
+    return [_param(p.name, f"Only features whose {p.name} equals this. {p.description}".strip(), _TYPES[p.type])
+            for p in c.props if p.filterable]
+
+
+def _collection_paths(c: Collection) -> dict[str, Any]:
+    tag = ["Features"]
+    features = {"description": f"Features of {c.id}",
+                "headers": {"Content-Crs": {"description": "The CRS of the geometry, as <URI>", "schema": {"type": "string"}}},
+                "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/featureCollection"}},
+                            "text/html": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}
+    one = {"description": f"One feature of {c.id}",
+           "headers": features["headers"],
+           "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/feature"}},
+                       "text/html": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}
+    return {
+        f"/collections/{c.id}": {"get": {
+            "tags": tag, "summary": c.title, "description": c.description, "operationId": f"describe-{c.id}",
+            "parameters": [_ref("f")], "responses": _responses(_json("collection", "The collection"))}},
+        f"/collections/{c.id}/items": {"get": {
+            "tags": tag, "summary": f"{c.title}: features", "operationId": f"items-{c.id}",
+            "parameters": [_ref(n) for n in ("f-features", "limit", "offset", "after", "bbox", "bbox-crs", "crs",
+                                             "datetime", "count")] + _filter_params(c),
+            "responses": _responses(features)}},
+        f"/collections/{c.id}/items/{{featureId}}": {"get": {
+            "tags": tag, "summary": f"{c.title}: one feature", "operationId": f"item-{c.id}",
+            "parameters": [_param("featureId", "The feature id (see the collection description).",
+                                  {"type": "string"}, where="path", required=True), _ref("f-features"), _ref("crs")],
+            "responses": _responses(one)}},
+    }
+
+
+def document(server: str) -> dict[str, Any]:
+    marked = _json("marked", "JSON with the marking and the synthetic label", html=False)
+    paths: dict[str, Any] = {
+        "/": {"get": {"tags": ["Capabilities"], "summary": "Landing page", "operationId": "landing",
+                      "parameters": [_ref("f")], "responses": _responses(_json("landingPage", "The landing page"))}},
+        "/conformance": {"get": {"tags": ["Capabilities"], "summary": "Conformance classes",
+                                 "operationId": "conformance", "parameters": [_ref("f")],
+                                 "responses": _responses(_json("confClasses", "The conformance classes"))}},
+        "/openapi": {"get": {"tags": ["Capabilities"], "summary": "This API definition (json) or its documentation "
+                                                                  "(html)", "operationId": "openapi",
+                             "parameters": [_ref("f")],
+                             "responses": _responses({"description": "The OpenAPI document", "content": {
+                                 "application/vnd.oai.openapi+json;version=3.0": {"schema": _ANY_OBJECT},
+                                 "text/html": {"schema": {"type": "string"}}}})}},
+        "/collections": {"get": {"tags": ["Capabilities"], "summary": "The feature collections",
+                                 "operationId": "collections", "parameters": [_ref("f")],
+                                 "responses": _responses(_json("collections", "The collections"))}},
+    }
+    for c in COLLECTIONS.values():
+        paths.update(_collection_paths(c))
+    harm = ["Harm queries"]
+    paths.update({
+        "/harm/worst": {"get": {
+            "tags": harm, "summary": "The worst-affected wards of a period (London or a borough)",
+            "operationId": "worst",
+            "parameters": [_param("f", "json or csv", {"type": "string", "enum": ["json", "csv"]}), _ref("period"),
+                           _param("borough", "Borough name or E09 code", {"type": "string", "maxLength": 60}),
+                           _param("rule", "top_n, top_decile or threshold",
+                                  {"type": "string", "enum": ["top_n", "top_decile", "threshold"]}),
+                           _param("n", "Wards for top_n", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                           _param("threshold", "Score for rule=threshold", {"type": "number", "minimum": 0,
+                                                                            "maximum": 100})],
+            "responses": _responses({"description": "Ranked wards", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/marked"}},
+                "text/csv": {"schema": {"type": "string"}}}})}},
+        "/harm/wards/{code}": {"get": {
+            "tags": harm, "summary": "One ward's full summary and month series", "operationId": "ward",
+            "parameters": [_param("code", "2022 ward GSS code (E05...)", {"type": "string"}, where="path",
+                                  required=True), _ref("period")],
+            "responses": _responses(marked)}},
+        "/wards/at": {
+            "get": {"tags": harm, "summary": "The ward at a point, in every vintage, with the 2022 ward's summary",
+                    "operationId": "ward-at",
+                    "parameters": [_ref("lon"), _ref("lat"), _ref("x"), _ref("y"), _ref("period")],
+                    "responses": _responses(marked)},
+            "post": {"tags": harm, "summary": f"Batch point in ward (up to {MAX_POINTS:,} points)",
+                     "operationId": "wards-at",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["points"],
+                         "properties": {"points": {"type": "array", "minItems": 1, "maxItems": MAX_POINTS,
+                                                   "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                                             "items": {"type": "number"}}},
+                                        "crs": {"type": "string", "enum": list(CRSS)},
+                                        "period": {"type": "string"}}}}}},
+                     "responses": _responses(marked, conditional=False)}},
+        "/wards/near": {"get": {
+            "tags": harm, "summary": "Wards within a radius of a point, counts shared out by area",
+            "operationId": "wards-near",
+            "parameters": [_ref("lon"), _ref("lat"), _ref("x"), _ref("y"),
+                           _param("radius_m", "Radius in metres", {"type": "number", "minimum": 1,
+                                                                   "maximum": MAX_RADIUS_M}, required=True),
+                           _ref("period")],
+            "responses": _responses(marked)}},
+        "/wards/within": {"post": {
+            "tags": harm, "summary": "Wards a posted polygon overlaps, counts shared out by area",
+            "operationId": "wards-within",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["geometry"],
+                "properties": {"geometry": {"type": "object"}, "crs": {"type": "string", "enum": list(CRSS)},
+                               "period": {"type": "string"}}}}}},
+            "responses": _responses(marked, conditional=False)}},
+        "/tiles/{z}/{x}/{y}.mvt": {"get": {
+            "tags": ["Tiles"], "summary": "Vector tile of the 2022 wards with their harm index (layer wards)",
+            "operationId": "tile",
+            "parameters": [_param(n, d, {"type": "integer", "minimum": 0, **({"maximum": MAX_ZOOM} if n == "z" else {})},
+                                  where="path", required=True)
+                           for n, d in (("z", "zoom"), ("x", "column"), ("y", "row"))] + [_ref("period")],
+            "responses": _responses({"description": "A Mapbox vector tile",
+                                     "content": {MVT: {"schema": {"type": "string", "format": "binary"}}}})}},
+        "/tiles.json": {"get": {
+            "tags": ["Tiles"], "summary": "TileJSON 3.0 for the ward tiles", "operationId": "tilejson",
+            "parameters": [_ref("period")], "responses": _responses(marked)}},
+    })
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "HarmMap spatial API", "version": "1.0.0",
+                 "description": ("OGC API - Features (Part 1 Core, Part 2 CRS) over London's wards, boroughs, the "
+                                 "harm index and each indicator per ward and period, plus HarmMap's own queries and "
+                                 "vector tiles. Every response carries the protective marking; data marked synthetic "
+                                 "is synthetic. Errors are RFC 9457 problem details."),
+                 "license": {"name": "Open Government Licence v3.0",
+                             "url": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}},
+        "servers": [{"url": server}],
+        "tags": [{"name": "Capabilities"}, {"name": "Features"}, {"name": "Harm queries"}, {"name": "Tiles"}],
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "parameters": PARAMETERS},
+    }
+
+
+@bp.get("/openapi")
+def openapi() -> Response:
+    check_params(("f",))
+    fmt = output_format()
+    with snapshot() as snap:
+        etag = etag_for(snap, fmt)
+        if hit := not_modified(snap, etag):
+            return hit
+    doc = document(request.host_url + "api")
+    if fmt == "html":
+        return html_page(snap, etag, title="HarmMap API documentation", view="openapi",
+                         data={"description": doc["info"]["description"], "doc": doc})
+    resp = Response(dumps({**doc, "x-marking": metadata(False)["marking"]}), content_type=OPENAPI_JSON)
+    return finish(resp, snap, etag)
