@@ -14,6 +14,7 @@ import io
 import multiprocessing
 import os
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -174,11 +175,10 @@ def _worker_page(kind: str, code: str, path: str, plan: BoroughPlan | None) -> s
 
 
 def write_borough(settings: Settings, borough: str, period: str | None, out_dir: Path, *,
-                  workers: int | None = None, progress: Callable[[str], None] = lambda _: None) -> BatchResult:
+                  workers: int | None = None,
+                  progress: Callable[[int, int, str], None] = lambda done, total, name: None) -> BatchResult:
     """Write a borough's overview and one PDF per ward into ``out_dir``, ``workers`` processes at a time
     (default: every core). Each worker has its own connection on the parent's exported snapshot."""
-    import time
-
     started = time.perf_counter()
     workers = max(1, workers or os.cpu_count() or 1)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -203,7 +203,7 @@ def write_borough(settings: Settings, borough: str, period: str | None, out_dir:
             for future in as_completed(futures):
                 path = Path(future.result())
                 result.files.append(path)
-                progress(path.name)
+                progress(len(result.files), len(jobs), path.name)
     result.files.sort()
     result.seconds = time.perf_counter() - started
     return result

@@ -1,0 +1,104 @@
+"""Blueprint ``brief`` under ``/brief``: the SNT briefing PDFs (harmmap.briefing) over HTTP.
+
+    GET /brief/ward/<E05 code>.pdf[?period=FY2025/26]        one A4 page
+    GET /brief/borough/<E09 code or name>.pdf[?period=...]   overview, then one page per ward in rank order
+
+Without ``period`` the map's default period is used. Unknown wards and boroughs are 404 and bad or
+unpublished periods 400, as problem JSON. Each PDF is drawn from one snapshot of the published index;
+it carries the protective marking, so it is never stored by a shared cache.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from flask import Blueprint, Response, g, redirect, request, url_for
+
+from harmmap import briefing, periods, reports
+from harmmap.briefing import Context
+from web import services
+from web.errors import NotFound, Problem
+
+bp = Blueprint("brief", __name__)
+
+WARD_CODE = re.compile(r"^E05\d{6}$")
+
+
+class NoIndex(Problem):
+    status, title = 503, "Service unavailable"
+
+
+class UnknownWard(NotFound):
+    title = "Unknown ward"
+
+
+class UnknownBorough(NotFound):
+    title = "Unknown borough"
+
+
+@bp.before_request
+def _problems_as_json() -> None:
+    g.problem_json = True  # web/errors.py: a PDF route's errors are problem documents, not HTML
+
+
+@contextmanager
+def _snapshot() -> Iterator[tuple[psycopg.Connection, Context]]:
+    period = (request.args.get("period") or "").strip()[:40] or None
+    with services().pool.connection() as conn:
+        try:
+            ctx = briefing.open_context(conn, services().settings, period)
+        except periods.PeriodError as e:
+            raise Problem(f"period: {e}") from None
+        except reports.NoIndexPublished as e:
+            raise NoIndex(str(e)) from None
+        except reports.ReportError as e:
+            raise Problem(str(e)) from None
+        yield conn, ctx
+
+
+def _pdf(body: bytes, filename: str, ctx: Context) -> Response:
+    resp = Response(body, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    resp.headers["Cache-Control"] = "private, no-store"  # marked data, drawn with the time it was produced
+    resp.headers["X-Protective-Marking"] = ctx.marking
+    resp.headers["X-Harm-Index-Version"] = str(ctx.version)
+    return resp
+
+
+def _stem(name: str, ctx: Context) -> str:
+    return f"{briefing.slug(name)}_{ctx.label.replace('/', '-')}"
+
+
+@bp.get("/ward/<code>.pdf")
+def ward_pdf(code: str) -> Response:
+    """One ward's A4 briefing page."""
+    code = code.strip().upper()
+    if not WARD_CODE.match(code):
+        raise UnknownWard(f"{code[:20]!r} is not a ward code: a 2022 London ward's GSS code looks like E05014095")
+    with _snapshot() as (conn, ctx):
+        try:
+            body = briefing.ward_pdf(conn, ctx, code)
+        except briefing.UnknownWard as e:
+            raise UnknownWard(str(e)) from None
+    return _pdf(body, f"{code}_{ctx.label.replace('/', '-')}.pdf", ctx)
+
+
+@bp.get("/ward/<code>")
+def ward_page(code: str) -> Response:
+    """The older link form: the PDF, with the same query."""
+    return redirect(url_for("brief.ward_pdf", code=code, **request.args), code=308)
+
+
+@bp.get("/borough/<borough>.pdf")
+def borough_pdf(borough: str) -> Response:
+    """A borough's overview page, then one page per ward in rank order (borough by E09 code or name)."""
+    with _snapshot() as (conn, ctx):
+        try:
+            code, name = reports.resolve_borough(conn, borough[:60])
+            body = briefing.borough_pdf(conn, ctx, code)
+        except reports.UnknownBorough as e:
+            raise UnknownBorough(str(e)) from None
+    return _pdf(body, f"{_stem(name, ctx)}.pdf", ctx)
