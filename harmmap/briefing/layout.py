@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 import shapely
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
@@ -49,6 +50,8 @@ def register_fonts() -> None:
         pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
         pdfmetrics.registerFont(TTFont(BOLD, "VeraBd.ttf"))
         pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
+        # Compressed page streams stay binary: ASCII85 on top would make every PDF 25% bigger and slower.
+        rl_config.useA85 = 0
         _registered = True
 
 
@@ -383,43 +386,58 @@ def draw_north_arrow(c: Canvas, x: float, y: float, size: float = 9 * mm) -> Non
 def draw_locator(c: Canvas, x: float, y: float, w: float, h: float, boroughs: Sequence[Any], *,
                  borough: str | None, extent: tuple[float, float, float, float] | None,
                  ward: BaseGeometry | None = None) -> None:
-    """A small London: every borough outlined, the page's borough grey, the map frame as a box."""
-    london = unary_union([b.geom for b in boroughs]) if boroughs else None
+    """A small London: every borough outlined, the page's borough grey, the ward black, the map frame as
+    a box. The outlines are drawn once per PDF (a form XObject) and reused on every page."""
     c.setFillColor(colors.white)
     c.setStrokeColor(colors.black)
     c.setLineWidth(0.6)
     c.rect(x, y, w, h, stroke=1, fill=1)
-    if london is None or london.is_empty:
+    if not boroughs:
         return
-    bx0, by0, bx1, by1 = london.bounds
+    bx0, by0, bx1, by1 = shapely.total_bounds([b.geom for b in boroughs])
     pad = 2 * mm
     k = min((w - 2 * pad) / (bx1 - bx0), (h - 2 * pad - 6) / (by1 - by0))  # points per metre: not a round scale
 
-    def page(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack((x + w / 2 + (xy[:, 0] - (bx0 + bx1) / 2) * k,
-                                y + 3 + (h - 3) / 2 + (xy[:, 1] - (by0 + by1) / 2) * k))
+    def local(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack((w / 2 + (xy[:, 0] - (bx0 + bx1) / 2) * k,
+                                3 + (h - 3) / 2 + (xy[:, 1] - (by0 + by1) / 2) * k))
 
-    inset = _InsetView(page)
-    for b in boroughs:
-        path = _path(c, inset, b.geom)
-        c.setFillColor(colors.HexColor("#8c8c8c") if b.code == borough else colors.white)
+    inset = _InsetView(local)
+    forms = c.__dict__.setdefault("_harmmap_forms", set())
+    name = f"london-{round(w * 10)}x{round(h * 10)}"
+    if name not in forms:
+        c.beginForm(name)
+        c.setFillColor(colors.white)
         c.setStrokeColor(colors.HexColor("#707070"))
         c.setLineWidth(0.25)
-        c.drawPath(path, stroke=1, fill=1, fillMode=FILL_EVEN_ODD)
-    c.setStrokeColor(colors.black)
-    c.setLineWidth(0.6)
-    c.drawPath(_path(c, inset, london.boundary), stroke=1, fill=0)
+        for b in boroughs:
+            c.drawPath(_path(c, inset, b.geom), stroke=1, fill=1, fillMode=FILL_EVEN_ODD)
+        c.setStrokeColor(colors.black)
+        c.setLineWidth(0.6)
+        c.drawPath(_path(c, inset, unary_union([b.geom for b in boroughs]).boundary), stroke=1, fill=0)
+        c.setFillColor(colors.black)
+        c.setFont(FONT, 5)
+        c.drawString(1.5 * mm, 1.5 * mm, "London")
+        c.endForm()
+        forms.add(name)
+    c.saveState()
+    c.translate(x, y)
+    c.doForm(name)
+    for b in boroughs:
+        if b.code == borough:
+            c.setFillColor(colors.HexColor("#8c8c8c"))
+            c.setStrokeColor(colors.black)
+            c.setLineWidth(0.4)
+            c.drawPath(_path(c, inset, b.geom), stroke=1, fill=1, fillMode=FILL_EVEN_ODD)
     if ward is not None:
         c.setFillColor(colors.black)
         c.drawPath(_path(c, inset, ward), stroke=0, fill=1)
     if extent is not None:
-        (ex0, ey0), (ex1, ey1) = page(np.array([[extent[0], extent[1]], [extent[2], extent[3]]]))
+        (ex0, ey0), (ex1, ey1) = local(np.array([[extent[0], extent[1]], [extent[2], extent[3]]]))
         c.setStrokeColor(colors.black)
         c.setLineWidth(0.9)
         c.rect(ex0, ey0, ex1 - ex0, ey1 - ey0, stroke=1, fill=0)
-    c.setFillColor(colors.black)
-    c.setFont(FONT, 5)
-    c.drawString(x + 1.5 * mm, y + 1.5 * mm, "London")
+    c.restoreState()
 
 
 class _InsetView:
