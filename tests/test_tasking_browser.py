@@ -7,11 +7,12 @@ Every test fails on a console error, an uncaught page error, or any request to a
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -106,14 +107,18 @@ def wait_map_idle(page) -> None:
 
 def test_london_view_colours_every_ward_and_lists_the_worst(ctx, page, live_server, results_dir, demo_index):
     open_map(page, live_server)
-    # the page is small and carries no geometry; what it preloads is fetched once
-    with urlopen(live_server + "/") as r:
-        html = r.read()
-    assert len(html) < 20_000 and b'"coordinates"' not in html
-    fetched = [urlsplit(u).path + ("?" + urlsplit(u).query if urlsplit(u).query else "") for u in ctx.requests]
-    assert fetched.count("/map/meta.json") == 1
-    assert fetched.count("/map/wards.geojson?vintage=2022&tolerance=100") == 1
+    # the page carries no geometry, but the first view's figures: the ward shapes are its only data request
+    with urlopen(Request(live_server + "/", headers={"Accept-Encoding": "gzip"})) as r:
+        packed = r.read()
+    html = gzip.decompress(packed)
+    assert len(packed) < 25_000 and b'"coordinates"' not in html
+    boot = json.loads(re.search(rb'<script type="application/json" id="hm-boot">(.*?)</script>', html, re.S)[1])
     meta = get_json(live_server, "/map/meta.json")
+    assert boot["meta"]["default_period"] == meta["default_period"]
+    assert boot["values"]["period"] == boot["worst"]["period"] == meta["default_period"]
+    assert boot["values"]["layer"] == "harm_index" and boot["worst"]["rule"] == "top_n"
+    fetched = [urlsplit(u).path + ("?" + urlsplit(u).query if urlsplit(u).query else "") for u in ctx.requests]
+    assert [u for u in fetched if u.startswith("/map/")] == ["/map/wards.geojson?vintage=2022&tolerance=100"]
     assert query(page.url)["period"] == meta["default_period"]
     assert page.locator("#f-period").input_value() == meta["default_period"]
     # 704 ward shapes, filled from values.json in the YlOrRd classes
@@ -309,6 +314,9 @@ def test_a_link_with_state_opens_the_same_view(browser, live_server, ctx):
     assert table_wards(page) == [r["ward_code"] for r in worst["rows"]]
     assert page.locator("#worst-rows tr[aria-current='true']").get_attribute("data-ward") == ward
     assert page.locator("#hm-legend").inner_text().startswith("Drug trafficking offences")
+    # the linked view's figures came in the page: only the shapes and the ward panel were fetched
+    fetched = {urlsplit(u).path for u in ctx.requests}
+    assert not fetched & {"/map/meta.json", "/map/values.json", "/map/worst.json"}, fetched
     # a hand-written link with a borough name and a stale ward still opens, and says what it left out
     page.goto(live_server + "/?borough=lambeth&ward=E05999999")
     wait_view(page)

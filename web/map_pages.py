@@ -18,11 +18,12 @@ from typing import Any
 import folium
 from branca.element import MacroElement
 from flask import Blueprint, Response, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from jinja2 import Template
 
 from harmmap import db
 from harmmap.domain import CURRENT_VINTAGE, SIMPLIFY_TOLERANCES_M, VINTAGES, tolerance_for_zoom
-from web import services
+from web import services, tasking_data
 from web.errors import NotFound, Problem
 
 bp = Blueprint("map", __name__)
@@ -163,6 +164,80 @@ def build_map(options: dict[str, Any]) -> folium.Map:
     return m
 
 
+# --- the first view's figures, in the page ----------------------------------------------------------
+
+RULES = ("top_n", "top_decile", "threshold")
+
+
+def _number(text: str | None, parse: Any, default: Any, lo: float, hi: float) -> Any:
+    try:
+        value = parse(text) if text else default
+    except ValueError:
+        return default
+    return value if lo <= value <= hi else default
+
+
+def initial_view(meta: dict[str, Any], args: MultiDict) -> tuple[dict[str, str], dict[str, str]]:
+    """The arguments of values.json and worst.json for the view the page's URL names, corrected as
+    tasking.js corrects it (static/harmmap/tasking.js ``readURL``): an unknown period, layer, borough or
+    rule falls back to the default. Should the two ever disagree, the page only fetches what it needs."""
+    by_period = {p["period"]: p for p in meta["periods"]}
+    period = args.get("period") or meta["default_period"]
+    if period not in by_period:
+        period = meta["default_period"]
+    have = by_period[period].get("layers") or [layer["id"] for layer in meta["layers"]]
+    layer = args.get("layer") or tasking_data.HARM_INDEX
+    if layer not in have:
+        layer = tasking_data.HARM_INDEX if tasking_data.HARM_INDEX in have else (have[0] if have else layer)
+    text = (args.get("borough") or "").strip()
+    borough = next((b["code"] for b in meta["boroughs"]
+                    if text and (b["code"] == text.upper() or b["name"].lower() == text.lower())), "")
+    rule = args.get("rule") or "top_n"
+    rule = rule if rule in RULES else "top_n"
+    n = _number(args.get("n"), int, 20, 1, 200)
+    threshold = _number(args.get("threshold"), float, 50.0, 0, 100)
+    worst = {"period": period, "borough": borough, "rule": rule}
+    if rule == "top_n":
+        worst["n"] = str(n)
+    if rule == "threshold":
+        worst["threshold"] = repr(threshold)
+    return {"period": period, "layer": layer, "borough": borough}, worst
+
+
+def first_view(args: MultiDict) -> dict[str, Any]:
+    """What tasking.js would fetch first (meta.json, values.json, worst.json for the URL's view), read in
+    one snapshot, so the page draws without waiting for them: the geometry is then its only request for
+    data. Empty when nothing is published yet (the page then asks and shows why). Kept per worker for
+    each publish and view, like the ward shapes, so only the first visitor to a view waits for it."""
+    svc = services()
+    try:
+        with tasking_data.snapshot() as (conn, pub):
+            key = ("first_view", pub.version, pub.published_at, pub.geo_batch, svc.settings.protective_marking,
+                   tuple(sorted(args.items(multi=True))))
+            with svc.cache_lock:
+                hit = svc.cache.get(key)
+            if hit is not None:
+                return hit
+            meta = tasking_data.meta_body(conn, pub)
+            boot: dict[str, Any] = {"meta": meta}
+            if meta["default_period"] is not None:
+                values_args, worst_args = initial_view(meta, args)
+                for name, body, view_args in (("values", tasking_data.values_body, values_args),
+                                              ("worst", tasking_data.worst_body, worst_args)):
+                    try:
+                        boot[name] = body(conn, pub, view_args)
+                    except Problem:
+                        pass  # tasking.js asks again and shows the message
+    except tasking_data.NoIndex:
+        return {}
+    boot = tasking_data.plain(boot)
+    with svc.cache_lock:
+        if len(svc.cache) > 64:
+            svc.cache.clear()
+        svc.cache[key] = boot
+    return boot
+
+
 @bp.get("/")
 def index() -> str:
     """The tasking map. Everything it shows comes from JSON endpoints (web/tasking_data.py) and the ward
@@ -185,11 +260,16 @@ def index() -> str:
     }
     fig = build_map(options).get_root()
     fig.render()
-    # Fetched while the scripts load, not after (the first geometry is the one for the opening zoom, 10).
-    preload = [f"{options['wards_url']}&tolerance={tolerance_for_zoom(10)}", options["meta_url"]]
+    # The first view's figures come in the page; the geometry is fetched while the scripts load, not after
+    # (the first geometry is the one for the opening zoom, 10).
+    boot = first_view(request.args)
+    preload = [f"{options['wards_url']}&tolerance={tolerance_for_zoom(10)}"]
+    if "meta" not in boot:
+        preload.append(options["meta_url"])
     return render_template(
         "map.html",
         preload=preload,
+        boot=boot,
         map_header=_FOLIUM_VIEWPORT.sub("", fig.header.render()),
         map_html=fig.html.render(),
         map_script=fig.script.render(),

@@ -15,7 +15,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -109,12 +109,12 @@ def not_modified(etag: str) -> Response | None:
     return None
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-safe: NaN and infinities become null, numpy scalars Python numbers, dates ISO strings."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -127,7 +127,7 @@ def _plain(value: Any) -> Any:
 
 
 def as_json(body: dict[str, Any], etag: str) -> Response:
-    text = json.dumps(_plain(body), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json.dumps(plain(body), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return _headers(Response(text, mimetype="application/json"), etag)
 
 
@@ -142,9 +142,9 @@ def _month(d: date | str | None) -> str | None:
     return str(d)[:7]
 
 
-def period_row(conn: psycopg.Connection, pub: Published) -> dict:
+def period_row(conn: psycopg.Connection, pub: Published, args: Mapping[str, str] | None = None) -> dict:
     """The requested (or default) published period, or a 400 that says what is published."""
-    label = (request.args.get("period") or "").strip()
+    label = ((request.args if args is None else args).get("period") or "").strip()
     if not label:
         row = conn.execute(db.query("map_default_period"), {"version": pub.version}).fetchone()
         if row is None:
@@ -160,8 +160,8 @@ def period_row(conn: psycopg.Connection, pub: Published) -> dict:
         raise Problem(str(e)) from None
 
 
-def borough_arg(conn: psycopg.Connection) -> tuple[str, str] | None:
-    text = (request.args.get("borough") or "").strip()
+def borough_arg(conn: psycopg.Connection, args: Mapping[str, str]) -> tuple[str, str] | None:
+    text = (args.get("borough") or "").strip()
     if not text:
         return None
     try:
@@ -170,18 +170,18 @@ def borough_arg(conn: psycopg.Connection) -> tuple[str, str] | None:
         raise Problem(f"borough: {e}") from None
 
 
-def layer_arg() -> str:
-    layer = (request.args.get("layer") or HARM_INDEX).strip()
+def layer_arg(args: Mapping[str, str]) -> str:
+    layer = (args.get("layer") or HARM_INDEX).strip()
     if layer != HARM_INDEX and layer not in BY_SLUG:
         raise Problem(f"layer {layer[:40]!r} is not a map layer: one of {HARM_INDEX}, {', '.join(BY_SLUG)}")
     return layer
 
 
-def rule_args() -> tuple[str, int, float | None]:
-    rule = (request.args.get("rule") or "top_n").strip()
+def rule_args(args: Mapping[str, str]) -> tuple[str, int, float | None]:
+    rule = (args.get("rule") or "top_n").strip()
     if rule not in reports.WORST_RULES:
         raise Problem(f"rule {rule[:40]!r} is not a rule: one of {', '.join(reports.WORST_RULES)}")
-    raw_n = request.args.get("n")
+    raw_n = args.get("n")
     n = 20
     if raw_n not in (None, ""):
         try:
@@ -190,7 +190,7 @@ def rule_args() -> tuple[str, int, float | None]:
             raise Problem(f"n must be a whole number of wards, not {raw_n[:20]!r}") from None
         if not 1 <= n <= 1000:
             raise Problem(f"n must be between 1 and 1000, not {n}")
-    raw_t = request.args.get("threshold")
+    raw_t = args.get("threshold")
     threshold = None
     if raw_t not in (None, ""):
         try:
@@ -306,9 +306,14 @@ def meta_json() -> Response:
         etag = etag_for(pub)
         if hit := not_modified(etag):
             return hit
-        rows = conn.execute(db.query("map_periods"), {"version": pub.version}).fetchall()
-        default = conn.execute(db.query("map_default_period"), {"version": pub.version}).fetchone()
-        boroughs = conn.execute(db.query("map_boroughs")).fetchall()
+        body = meta_body(conn, pub)
+    return as_json(body, etag)
+
+
+def meta_body(conn: psycopg.Connection, pub: Published) -> dict[str, Any]:
+    rows = conn.execute(db.query("map_periods"), {"version": pub.version}).fetchall()
+    default = conn.execute(db.query("map_default_period"), {"version": pub.version}).fetchone()
+    boroughs = conn.execute(db.query("map_boroughs")).fetchall()
     order = {ind.slug: i for i, ind in enumerate(INDICATORS)}
     period_list = []
     for r in rows:
@@ -340,7 +345,7 @@ def meta_json() -> Response:
         },
         "weights": pub.weights,
     }
-    return as_json(body, etag)
+    return body
 
 
 # --- /map/values.json ---------------------------------------------------------------------------
@@ -354,19 +359,26 @@ def _available_layers(conn: psycopg.Connection, pub: Published, period: dict) ->
 @bp.get("/values.json")
 def values_json() -> Response:
     """One layer (the harm index or one indicator) of one period, for every 2022 ward, with its legend."""
-    layer = layer_arg()
+    layer_arg(request.args)  # a bad layer is a 400 before anything is read
     with snapshot() as (conn, pub):
         etag = etag_for(pub)
         if hit := not_modified(etag):
             return hit
-        period = period_row(conn, pub)
-        borough = borough_arg(conn)
-        available = _available_layers(conn, pub, period)
-        if layer not in available:
-            raise Problem(f"layer {layer} has no figures for {period['period']}; layers available for "
-                          f"{period['period']}: {', '.join(available) or 'none'}")
-        rows = conn.execute(db.query("map_values"),
-                            {"version": pub.version, "period": period["period"], "indicator": layer}).fetchall()
+        body = values_body(conn, pub, request.args)
+    return as_json(body, etag)
+
+
+def values_body(conn: psycopg.Connection, pub: Published, args: Mapping[str, str]) -> dict[str, Any]:
+    """values.json for ``args`` (period, layer, borough), read in the caller's snapshot."""
+    layer = layer_arg(args)
+    period = period_row(conn, pub, args)
+    borough = borough_arg(conn, args)
+    available = _available_layers(conn, pub, period)
+    if layer not in available:
+        raise Problem(f"layer {layer} has no figures for {period['period']}; layers available for "
+                      f"{period['period']}: {', '.join(available) or 'none'}")
+    rows = conn.execute(db.query("map_values"),
+                        {"version": pub.version, "period": period["period"], "indicator": layer}).fetchall()
     in_scope = [borough is None or r["borough_code"] == borough[0] for r in rows]
     wards: dict[str, dict[str, Any]] = {}
     if layer == HARM_INDEX:
@@ -422,15 +434,15 @@ def values_json() -> Response:
     }
     if borough and borough[0] == "E09000001":
         body["note"] = CITY_NOTE
-    return as_json(body, etag)
+    return body
 
 
 # --- /map/worst.json and /map/worst.csv ---------------------------------------------------------
 
-def _worst_result(conn: psycopg.Connection, pub: Published, rule: str, n: int,
-                  threshold: float | None) -> reports.Worst:
-    period = period_row(conn, pub)
-    borough = borough_arg(conn)
+def _worst_result(conn: psycopg.Connection, pub: Published, args: Mapping[str, str]) -> reports.Worst:
+    rule, n, threshold = rule_args(args)
+    period = period_row(conn, pub, args)
+    borough = borough_arg(conn, args)
     try:
         return reports.worst(conn, period["period"], mode=rule, n=n, threshold=threshold,
                              borough=borough[0] if borough else None)
@@ -457,12 +469,18 @@ def _worst_rows(result: reports.Worst) -> list[dict[str, Any]]:
 @bp.get("/worst.json")
 def worst_json() -> Response:
     """The worst-affected wards by one stated rule (harmmap.reports.worst, as `harmmap index show`)."""
-    rule, n, threshold = rule_args()  # a bad rule, n or threshold is a 400 before anything is read
+    rule_args(request.args)  # a bad rule, n or threshold is a 400 before anything is read
     with snapshot() as (conn, pub):
         etag = etag_for(pub)
         if hit := not_modified(etag):
             return hit
-        result = _worst_result(conn, pub, rule, n, threshold)
+        body = worst_body(conn, pub, request.args)
+    return as_json(body, etag)
+
+
+def worst_body(conn: psycopg.Connection, pub: Published, args: Mapping[str, str]) -> dict[str, Any]:
+    """worst.json for ``args`` (period, borough, rule, n, threshold), read in the caller's snapshot."""
+    result = _worst_result(conn, pub, args)
     body = {
         "marking": services().settings.protective_marking,
         "version": result.version,
@@ -482,7 +500,7 @@ def worst_json() -> Response:
     }
     if result.borough_code == "E09000001":
         body["note"] = CITY_NOTE
-    return as_json(body, etag)
+    return body
 
 
 def _csv_cell(value: Any) -> str:
@@ -494,13 +512,13 @@ def _csv_cell(value: Any) -> str:
 @bp.get("/worst.csv")
 def worst_csv() -> Response:
     """The same rows as worst.json, as a CSV file to download (the marking is in every row)."""
-    rule, n, threshold = rule_args()
+    rule_args(request.args)
     marking = services().settings.protective_marking
     with snapshot() as (conn, pub):
         etag = etag_for(pub)
         if hit := not_modified(etag):
             return hit
-        result = _worst_result(conn, pub, rule, n, threshold)
+        result = _worst_result(conn, pub, request.args)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

@@ -24,6 +24,12 @@
     return "12 months to " + U.monthText(l);
   }
 
+  /** The data the page came with (web/templates/map.html #hm-boot), or {}. */
+  function readBoot() {
+    var el = document.getElementById("hm-boot");
+    try { return (el && JSON.parse(el.textContent)) || {}; } catch (e) { return {}; }
+  }
+
   function tasking(map, options) {
     var meta = null;
     var state = null;
@@ -90,9 +96,11 @@
       return div;
     };
 
-    // meta.json and the ward shapes are preloaded by the page's <head>; the figures for the view the URL names
-    // are asked for as soon as meta.json says what is published, before the ward shapes are built.
-    var metaLoaded = U.getJSON(options.meta_url);
+    // The page carries meta.json and the first view's figures (#hm-boot, web/map_pages.py first_view) and its
+    // <head> preloads the ward shapes. Without them (nothing published yet), meta.json is fetched, and the figures
+    // for the view the URL names are asked for as soon as it says what is published, before the shapes are built.
+    var boot = readBoot();
+    var metaLoaded = boot.meta ? Promise.resolve(boot.meta) : U.getJSON(options.meta_url);
     var figuresAsked = metaLoaded.then(function (m) { meta = m; fetchFigures(readURL(true).state); })
       .catch(function () { /* said below */ });
 
@@ -418,18 +426,28 @@
 
     /** One request per distinct query, kept (as its promise) so Back is instant and a figure asked for twice
      * (the early fetch at start, then the first draw) is fetched once. Failures are not kept. */
-    function fetchCached(kind, url, key) {
+    function fetchCached(kind, url, key, ready) {
       if (cache[kind][key]) { return cache[kind][key]; }
       if (Object.keys(cache[kind]).length > 40) { cache[kind] = {}; }
-      var p = U.getJSON(url);
+      var p = ready ? Promise.resolve(ready) : U.getJSON(url);
       cache[kind][key] = p;
       p.catch(function () { if (cache[kind][key] === p) { delete cache[kind][key]; } });
       return p;
     }
     function fetchFigures(s) {
       var vp = { period: s.period, layer: s.layer, borough: s.borough }, wp = worstParams(s);
-      return [fetchCached("values", options.values_url + U.query(vp), U.query(vp)),
-        fetchCached("worst", options.worst_url + U.query(wp), U.query(wp))];
+      return [fetchCached("values", options.values_url + U.query(vp), U.query(vp), fromBoot("values", s)),
+        fetchCached("worst", options.worst_url + U.query(wp), U.query(wp), fromBoot("worst", s))];
+    }
+    /** The page's own copy of values.json or worst.json, if it is the one view `s` needs (used once). */
+    function fromBoot(kind, s) {
+      var b = boot[kind];
+      if (!b) { return null; }
+      var same = b.period === s.period && (b.borough ? b.borough.code : "") === s.borough &&
+        (kind === "values" ? b.layer === s.layer
+          : b.rule === s.rule && (s.rule !== "top_n" || b.n === s.n) && (s.rule !== "threshold" || b.threshold === s.threshold));
+      if (same) { delete boot[kind]; }
+      return same ? b : null;
     }
 
     /** Draw the view `state` names. how.fit: "borough" | "ward" (where to move the map); how.animate: false to
