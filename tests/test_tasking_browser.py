@@ -200,11 +200,19 @@ def test_changing_period_and_borough_moves_the_url_the_table_and_the_map(page, l
     assert [int(t) for t in page.locator("#worst-rows td.rank").all_inner_texts()] == list(range(1, 21))
     assert map_zoom(page) >= zoom_london + 1.5  # zoomed to the borough
     page.screenshot(path=str(results_dir / "tasking-borough.png"))
+    # the borough view offers its briefing: the overview, then a page per ward
+    brief = page.locator("#brief-borough")
+    assert brief.is_visible() and brief.inner_text() == "Print Lambeth briefing"
+    href = brief.get_attribute("href")
+    assert urlsplit(href).path == f"/brief/borough/{LAMBETH}.pdf" and query(href)["period"] == quarter
+    pdf = page.request.get(live_server + href)
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
 
     # the back button steps back through the changes
     page.go_back()
     wait_view(page)
     assert "borough" not in query(page.url) and page.locator("#f-borough").input_value() == ""
+    assert not page.locator("#brief-borough").is_visible()  # London has no borough briefing
     assert table_wards(page) == quarter_rows
     page.go_back()
     wait_view(page)
@@ -273,6 +281,12 @@ def test_clicking_a_ward_opens_its_panel(page, live_server, results_dir):
     assert "by month" in panel.locator("svg.hm-chart").get_attribute("aria-label")
     assert panel.locator("#hm-link-briefing").get_attribute("href") == ward["links"]["briefing"]
     assert panel.locator("#hm-link-api").get_attribute("href") == ward["links"]["api"]
+    # both links lead somewhere real: the ward's A4 briefing PDF and its OGC API feature
+    brief = page.request.get(live_server + ward["links"]["briefing"])
+    assert brief.status == 200 and brief.headers["content-type"] == "application/pdf"
+    assert brief.body().startswith(b"%PDF")
+    record = page.request.get(live_server + ward["links"]["api"])
+    assert record.status == 200 and record.json()["id"] == ward["ward_code"]
     page.screenshot(path=str(results_dir / "tasking-ward-panel.png"))
     # Escape closes it, and the URL forgets the ward
     page.keyboard.press("Escape")

@@ -257,6 +257,7 @@ def index() -> str:
         "worst_csv_url": url_for(data + "worst_csv"),
         "ward_url": url_for(data + "ward_json", ward_code="__CODE__"),
         "search_url": url_for(data + "search"),
+        "brief_borough_url": url_for("brief.borough_pdf", borough="__CODE__"),
     }
     fig = build_map(options).get_root()
     fig.render()

@@ -244,7 +244,10 @@
     var links = d.links || {};
     if (links.briefing || links.api) {
       h.push('<p class="hm-links">');
-      if (links.briefing) { h.push('<a href="' + esc(links.briefing) + '" id="hm-link-briefing">Briefing (PDF)</a>'); }
+      if (links.briefing) {
+        h.push('<a class="button" href="' + esc(links.briefing) + '" id="hm-link-briefing" target="_blank" rel="noopener" ' +
+          'title="A4 briefing page for this ward and period (PDF, prints in black and white)">Print briefing (PDF)</a>');
+      }
       if (links.api) { h.push('<a href="' + esc(links.api) + '" id="hm-link-api">API record</a>'); }
       h.push("</p>");
     }

@@ -346,6 +346,13 @@
       body.innerHTML = h.length ? h.join("") : '<tr class="empty"><td colspan="3">No ward meets this rule.</td></tr>';
       var csv = options.worst_csv_url + U.query(worstParams(state));
       $("worst-csv").setAttribute("href", csv);
+      var brief = $("brief-borough");
+      brief.hidden = !state.borough;
+      if (state.borough) {
+        brief.setAttribute("href", options.brief_borough_url.replace("__CODE__", encodeURIComponent(state.borough)) +
+          U.query({ period: state.period }));
+        brief.textContent = "Print " + boroughName(state.borough) + " briefing";
+      }
       markSelectedRow();
     }
 
