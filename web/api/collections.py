@@ -64,6 +64,8 @@ class Collection:
     #: constant temporal extent for the collection document, (start, end) or None
     interval: tuple[str | None, str | None] | None = None
     kind: str = "ward"           # ward | borough | harm | indicator
+    #: the main table alone (alias t), enough to choose a page when no restriction needs the joined tables
+    key_source: str | None = None
 
     def feature_id(self, key: tuple) -> str:
         if self.kind in ("harm", "indicator"):
@@ -199,6 +201,7 @@ def _build() -> dict[str, Collection]:
                      "Local Moran class. Filter with period=FY2025/26. Feature id: ward code and period, "
                      "e.g. E05013800_FY2025-26."),
         source=_PERIOD_SOURCE.format(table="harm.current_ward_index"), where="t.version = %(version)s",
+        key_source="harm.current_ward_index t",
         keys=("t.period", "t.ward_code"), geom="w.geom", props=_HARM_PROPS, temporal=_PERIOD_TIME,
         needs_index=True, kind="harm"))
     for ind in INDICATORS:
@@ -208,6 +211,7 @@ def _build() -> dict[str, Collection]:
                          "every period it is published for: figure, rate, uncertainty, contribution to the harm "
                          "index, trends. Feature id: ward code and period, e.g. E05013800_FY2025-26."),
             source=_PERIOD_SOURCE.format(table="harm.current_ward_indicator"),
+            key_source="harm.current_ward_indicator t",
             where="t.version = %(version)s AND t.indicator = %(indicator)s", static={"indicator": ind.slug},
             keys=("t.period", "t.ward_code"), geom="w.geom", props=_INDICATOR_PROPS, temporal=_PERIOD_TIME,
             needs_index=True, kind="indicator"))
@@ -329,7 +333,7 @@ def feature_sql(q: Query, *, limit: int | None = None, offset: int = 0, wkt: boo
         extra = sql.SQL(", ST_AsText({g}, {p}) AS wkt, {props} AS props").format(
             g=g, p=sql.Literal(places), props=properties_json(c))
     page = sql.SQL("SELECT {keys} FROM {source} WHERE {where} ORDER BY {names}").format(
-        keys=keys, source=sql.SQL(c.source), where=where(q), names=key_names)
+        keys=keys, source=sql.SQL(page_source(q)), where=where(q), names=key_names)
     if limit is not None:
         page = sql.SQL("{page} LIMIT {limit} OFFSET {offset}").format(page=page, limit=sql.Literal(limit),
                                                                      offset=sql.Literal(offset))
@@ -340,6 +344,18 @@ def feature_sql(q: Query, *, limit: int | None = None, offset: int = 0, wkt: boo
         "FROM pg JOIN {source} ON {join_on} WHERE {static} ORDER BY {key_names}").format(
         page=page, key_names=key_names, id=_id_sql(c), geometry=geometry, props=properties_json(c),
         extra=extra, source=sql.SQL(c.source), join_on=join_on, static=sql.SQL(c.where))
+
+
+def page_source(q: Query) -> str:
+    """The main table alone when every restriction is on its own columns (the page is then read in key
+    order from its primary key), else the whole source. Every row of the main table has its period and
+    its 2022 ward (foreign key, and the index is only built for 2022 wards), so both choose the same rows."""
+    c = q.collection
+    if c.key_source is None or q.bbox is not None or q.start is not None or q.end is not None:
+        return c.source
+    if any(not c.filters[name].expr.startswith("t.") for name in q.equals):
+        return c.source
+    return c.key_source
 
 
 def _id_sql(c: Collection) -> sql.Composable:

@@ -69,6 +69,7 @@ def tilejson() -> Response:
     meta = metadata(synthetic)
     minx, miny, maxx, maxy = LONDON_BBOX_CRS84
     body = {
+        **meta,
         "tilejson": "3.0.0", "name": "HarmMap wards", "scheme": "xyz", "tiles": [template],
         "minzoom": MIN_ZOOM, "maxzoom": MAX_ZOOM, "bounds": [minx, miny, maxx, maxy],
         "center": [round((minx + maxx) / 2, 4), round((miny + maxy) / 2, 4), 10],
@@ -79,6 +80,5 @@ def tilejson() -> Response:
         "vector_layers": [{"id": "wards", "description": "2022 wards", "minzoom": MIN_ZOOM, "maxzoom": MAX_ZOOM,
                            "fields": FIELDS}],
         "period": period["period"] if period else None,
-        **meta,
     }
     return json_response(body, snap, etag, synthetic=synthetic)
