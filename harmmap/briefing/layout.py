@@ -586,26 +586,29 @@ def draw_page_frame(c: Canvas, ctx: Any, head: PageHead, orientation: str) -> tu
 
 # --- tables -------------------------------------------------------------------------------------
 
-def _table(data: list[list[Any]], widths: Sequence[float], *, header_rows: int = 1,
-           emphasis: Sequence[int] = ()) -> Table:
-    data = [[P(f"<b>{escape(cell)}</b>") if isinstance(cell, str) and i < header_rows else cell for cell in row]
+def cell_style(size: float = 6.6) -> ParagraphStyle:
+    """The paragraph style of table cells at a font size (smaller when a long table must fit)."""
+    return STYLE if size == STYLE.fontSize else ParagraphStyle(f"brief-{size}", parent=STYLE, fontSize=size,
+                                                                leading=size * 1.2)
+
+
+def _table(data: list[list[Any]], widths: Sequence[float], *, header_rows: int = 1, size: float = 6.6) -> Table:
+    head = cell_style(size)
+    data = [[P(f"<b>{escape(cell)}</b>", head) if isinstance(cell, str) and i < header_rows else cell for cell in row]
             for i, row in enumerate(data)]
     t = Table(data, colWidths=list(widths), repeatRows=header_rows)
-    style = [
-        ("FONT", (0, 0), (-1, -1), FONT, 6.6, 8),
-        ("FONT", (0, 0), (-1, header_rows - 1), BOLD, 6.6, 8),
+    pad = 1.4 if size >= 6.6 else 0.9
+    t.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), FONT, size, size * 1.2),
         ("BACKGROUND", (0, 0), (-1, header_rows - 1), colors.HexColor("#e6e6e6")),
         ("LINEBELOW", (0, 0), (-1, header_rows - 1), 0.7, colors.black),
         ("LINEBELOW", (0, header_rows), (-1, -1), 0.25, colors.HexColor("#9a9a9a")),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.4),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.4),
+        ("TOPPADDING", (0, 0), (-1, -1), pad),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), pad),
         ("LEFTPADDING", (0, 0), (-1, -1), 2.2),
         ("RIGHTPADDING", (0, 0), (-1, -1), 2.2),
-    ]
-    for row in emphasis:
-        style.append(("FONT", (0, row), (-1, row), BOLD, 6.6, 8))
-    t.setStyle(TableStyle(style))
+    ]))
     return t
 
 

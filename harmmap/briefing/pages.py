@@ -108,9 +108,10 @@ def why_it_ranks(s: dict[str, Any]) -> str:
     return text
 
 
-def figures_table(s: dict[str, Any], width: float) -> tuple[Any, bool]:
+def figures_table(s: dict[str, Any], width: float, size: float = 6.6) -> tuple[Any, bool]:
     """Each indicator: this period's figure (PAS: the empirical-Bayes % with its 95% interval, and the raw
     % of those asked), London rank, change on the previous period with its test, points of the index."""
+    style = L.cell_style(size)
     data: list[list[Any]] = [["Indicator", f"{s['period']}: count · rate (PAS: % and 95% interval)",
                               "London rank", f"Change on {s['previous_period']}", "Index points"]]
     any_fake = False
@@ -120,14 +121,16 @@ def figures_table(s: dict[str, Any], width: float) -> tuple[Any, bool]:
         rank = f"{f['rank_london']} of {f['n_london']}" if f["rank_london"] is not None else "–"
         points = (f"{f['contribution']:.1f} of {weight * 100:.0f}" if f["contribution"] is not None
                   else ("no weight" if not weight else "–"))
-        data.append([L.P(escape(f["label"]) + (DAGGER if f["synthetic"] else "")), L.P(_this_period(f)), L.P(rank),
-                     L.P(_change(f)), L.P(points)])
-    return L._table(data, L.scaled((26, 28, 12, 34, 11), width)), any_fake
+        cells = [escape(f["label"]) + (DAGGER if f["synthetic"] else ""), _this_period(f), rank, _change(f), points]
+        data.append([L.P(text, style) for text in cells])
+    return L._table(data, L.scaled((26, 28, 12, 34, 11), width), size=size), any_fake
 
 
-def targets_table(rows: Sequence[dict[str, Any]], borough_name: str, width: float) -> tuple[Any, bool]:
+def targets_table(rows: Sequence[dict[str, Any]], borough_name: str, width: float,
+                  size: float = 6.6) -> tuple[Any, bool]:
     """The borough's strategy targets: where it started, where the straight line to the target says it
     should be now, where it is, and whether that is on track given the uncertainty."""
+    style = L.cell_style(size)
     data: list[list[Any]] = [[f"{borough_name} targets", "Baseline", "Target", "Expected now", "Now", "Status"]]
     fake = False
     for r in rows:
@@ -142,12 +145,13 @@ def targets_table(rows: Sequence[dict[str, Any]], borough_name: str, width: floa
         if r["prob_on_track"] is not None and r["status"] in ("on_track", "off_track", "uncertain"):
             status += f" ({r['prob_on_track'] * 100:.0f}% chance on track)"
         fake |= bool(r["synthetic"])
-        data.append([L.P(f"{escape(label)}{DAGGER if r['synthetic'] else ''}: {escape(aim)}"),
-                     L.P(f"{fmt(r['baseline'])} {escape(r['baseline_period'])}"), fmt(r["target_value"]),
-                     fmt(r["expected"]), L.P(f"{fmt(r['current'])} {escape(r['current_period'])}"), L.P(status)])
+        cells = [f"{escape(label)}{DAGGER if r['synthetic'] else ''}: {escape(aim)}",
+                 f"{fmt(r['baseline'])} {escape(r['baseline_period'])}", fmt(r["target_value"]), fmt(r["expected"]),
+                 f"{fmt(r['current'])} {escape(r['current_period'])}", status]
+        data.append([L.P(text, style) for text in cells])
     if len(data) == 1:
-        data.append([L.P("No targets published for this borough."), "", "", "", "", ""])
-    return L._table(data, L.scaled((35, 18, 11, 11, 18, 27), width)), fake
+        data.append([L.P("No targets published for this borough.", style), "", "", "", "", ""])
+    return L._table(data, L.scaled((35, 18, 11, 11, 18, 27), width), size=size), fake
 
 
 # --- pages --------------------------------------------------------------------------------------
@@ -203,15 +207,20 @@ def ward_page(c: Canvas, ctx: Any, summary: dict[str, Any], targets: Sequence[di
         side_w = f.w * 0.44
         side_x = f.x1 - side_w
     why = L.P(why_it_ranks(summary), L.STYLE_WHY)
-    table, fake_f = figures_table(summary, side_w)
-    ttable, fake_t = targets_table(targets, summary["borough_name"], side_w)
-    explain = _notes(fake_f or fake_t,
-                     f"Change on {escape(summary['previous_period'])}: rate ratio for counts, points for PAS. PAS "
-                     "is the empirical-Bayes estimate with its 95% interval (a ward's raw figure from few "
-                     "interviews is noise). Targets are the borough's, over the latest rolling 12 months.")
-    blocks = [why, table, ttable, explain]
-    heights = [b.wrap(side_w, f.h)[1] for b in blocks]
     legend_h = L.legend_height(9, 3)
+    # the map keeps at least this much height; the tables get smaller type until they fit beside or under it
+    room = f.h - (legend_h + gap + 70 * mm if orientation == "portrait" else 0)
+    for size in (6.6, 6.0, 5.4, 4.8):
+        table, fake_f = figures_table(summary, side_w, size)
+        ttable, fake_t = targets_table(targets, summary["borough_name"], side_w, size)
+        explain = _notes(fake_f or fake_t,
+                         f"Change on {escape(summary['previous_period'])}: rate ratio for counts, points for PAS. "
+                         "PAS is the empirical-Bayes estimate with its 95% interval (a ward's raw figure from few "
+                         "interviews is noise). Targets are the borough's, over the latest rolling 12 months.")
+        blocks = [why, table, ttable, explain]
+        heights = [b.wrap(side_w, f.h)[1] for b in blocks]
+        if sum(heights) + gap * len(blocks) <= room:
+            break
     if orientation == "portrait":
         tables_h = sum(heights) + gap * len(blocks)
         map_h = max(70 * mm, f.h - tables_h - legend_h - gap)
@@ -239,6 +248,21 @@ def ward_page(c: Canvas, ctx: Any, summary: dict[str, Any], targets: Sequence[di
     return view
 
 
+def _wards_table(code: str, rows: Sequence[dict[str, Any]], width: float, *, size: float, reasons: int) -> Any:
+    style = L.cell_style(size)
+    data: list[list[Any]] = [["#", "Ward", "Score", "London rank", "Decile", "Hotspot", "Main indicators (points)"]]
+    for r in rows:
+        tops = "; ".join(f"{SHORT.get(s, s)} {p:.0f}" for s, p in r["top_contributions"][:reasons])
+        data.append([str(r["rank"]), L.P(escape(r["ward_name"]), style), f"{r['score']:.1f}", str(r["rank_london"]),
+                     str(r["decile_london"]), HOTSPOT_WORDS.get(r["hotspot"], "–"), L.P(escape(tops), style)])
+    if len(data) == 1:
+        data.append(["", L.P(CITY_NOTE if code == "E09000001" else "No ranked wards.", style), "", "", "", "", ""])
+    fixed = [5 * mm, 0, 9.5 * mm, 11 * mm, 9.5 * mm, 11.5 * mm, 0]
+    rest = width - sum(fixed)
+    fixed[1], fixed[6] = rest * 0.48, rest * 0.52
+    return L._table(data, fixed, size=size)
+
+
 def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[dict[str, Any]],
                  targets: Sequence[dict[str, Any]], bbox: tuple[float, float, float, float], fetch: Fetch,
                  *, page: int = 1, pages: int = 1) -> L.MapView:
@@ -251,25 +275,19 @@ def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[d
     gap = 2.5 * mm
     side_w = f.w * (0.5 if orientation == "portrait" else 0.42)
     side_x = f.x1 - side_w
-    data: list[list[Any]] = [["#", "Ward", "Score", "London rank", "Decile", "Hotspot", "Main indicators (points)"]]
-    for r in rows:
-        tops = "; ".join(f"{SHORT.get(s, s)} {p:.0f}" for s, p in r["top_contributions"][:2])
-        data.append([str(r["rank"]), L.P(escape(r["ward_name"])), f"{r['score']:.1f}", str(r["rank_london"]),
-                     str(r["decile_london"]), HOTSPOT_WORDS.get(r["hotspot"], "–"), L.P(escape(tops))])
-    if len(data) == 1:
-        data.append(["", L.P(CITY_NOTE if code == "E09000001" else "No ranked wards."), "", "", "", "", ""])
-    fixed = [5 * mm, 0, 9.5 * mm, 11 * mm, 9.5 * mm, 11.5 * mm, 0]
-    rest = side_w - sum(fixed)
-    fixed[1], fixed[6] = rest * 0.48, rest * 0.52
-    wtable = L._table(data, fixed)
     ttable, fake = targets_table(targets, name, f.w)
     note = _notes(fake or ctx.synthetic,
                   f"# is the rank within {escape(name)} (1 = most harm); the map shows it in each ward. Decile and "
                   "map classes are London-wide. Score: harm index 0–100 (see the weights on each ward page).")
-    wh = wtable.wrap(side_w, f.h)[1]
     th = ttable.wrap(f.w, f.h)[1]
     nh = note.wrap(f.w, f.h)[1]
     bottom = f.y0 + th + nh + 2 * gap
+    # the wards table beside the map: smaller type, then fewer reasons per ward, until it fits
+    for size, reasons in ((6.6, 2), (6.0, 2), (6.0, 1), (5.4, 1), (4.8, 1)):
+        wtable = _wards_table(code, rows, side_w, size=size, reasons=reasons)
+        wh = wtable.wrap(side_w, f.h)[1]
+        if wh <= f.y1 - bottom:
+            break
     legend_h = L.legend_height(8, 2)
     map_w = f.w - side_w - 4 * mm
     map_box = (f.x0, bottom + legend_h, map_w, f.y1 - bottom - legend_h)
