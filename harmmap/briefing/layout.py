@@ -332,7 +332,8 @@ def draw_scale_bar(c: Canvas, view: MapView, x: float, y: float) -> float:
     seg = length_pt / 4
     c.setFillColor(colors.white)
     c.setFillAlpha(0.85)
-    c.rect(x - 3, y - 12, length_pt + 30, 25, stroke=0, fill=1)
+    caption = f"Scale 1:{view.denominator:,} at A4 (print at 100%)"
+    c.rect(x - 3, y - 12, max(length_pt + 30, pdfmetrics.stringWidth(caption, FONT, 6) + 6), 25, stroke=0, fill=1)
     c.setFillAlpha(1)
     c.setStrokeColor(colors.black)
     c.setLineWidth(0.5)
@@ -348,7 +349,7 @@ def draw_scale_bar(c: Canvas, view: MapView, x: float, y: float) -> float:
     c.drawCentredString(x, y + 5, "0")
     c.drawCentredString(x + length_pt / 2, y + 5, fmt(length_m / 2).split(" ")[0])
     c.drawCentredString(x + length_pt, y + 5, fmt(length_m))
-    c.drawString(x, y - 8, f"Scale 1:{view.denominator:,} at A4 (print at 100%)")
+    c.drawString(x, y - 8, caption)
     return length_pt
 
 

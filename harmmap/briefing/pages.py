@@ -257,7 +257,7 @@ def _wards_table(code: str, rows: Sequence[dict[str, Any]], width: float, *, siz
                      str(r["decile_london"]), HOTSPOT_WORDS.get(r["hotspot"], "–"), L.P(escape(tops), style)])
     if len(data) == 1:
         data.append(["", L.P(CITY_NOTE if code == "E09000001" else "No ranked wards.", style), "", "", "", "", ""])
-    fixed = [5 * mm, 0, 9.5 * mm, 11 * mm, 9.5 * mm, 11.5 * mm, 0]
+    fixed = [5 * mm, 0, 10 * mm, 12.5 * mm, 10.5 * mm, 12.5 * mm, 0]
     rest = width - sum(fixed)
     fixed[1], fixed[6] = rest * 0.48, rest * 0.52
     return L._table(data, fixed, size=size)
