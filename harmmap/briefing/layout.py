@@ -61,10 +61,11 @@ def register_fonts() -> None:
 CLASSES: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("Worst 10% of London wards", (1,)), ("10–20%", (2,)), ("20–40%", (3, 4)), ("40–70%", (5, 6, 7)),
     ("Least harm 30%", (8, 9, 10)))
-#: ColorBrewer OrRd, 5 classes, worst first. Its lightness falls steadily from class to class, so the
-#: order survives a black-and-white printer (each step is 30+ grey levels of 255; see
-#: ``grey_levels``); the two worst classes are hatched as well, so they never depend on tone alone.
-PALETTE = ("#b30000", "#e34a33", "#fc8d59", "#fdcc8a", "#fef0d9")
+#: ColorBrewer YlOrRd, 5 classes, worst first: the web map's colours (web/tasking_data.py YLORRD), so a
+#: printed page matches the screen. Its lightness falls steadily from class to class, so the order
+#: survives a black-and-white printer (each step is 40+ grey levels of 255; see ``grey_levels``); the two
+#: worst classes are hatched as well, so they never depend on tone alone.
+PALETTE = ("#bd0026", "#f03b20", "#fd8d3c", "#fecc5c", "#ffffb2")
 HATCH = {0: "cross", 1: "diagonal"}
 NO_SCORE_FILL = "#ffffff"
 _CLASS_OF_DECILE = {d: k for k, (_, ds) in enumerate(CLASSES) for d in ds}
@@ -249,8 +250,10 @@ def _label_point(geom: BaseGeometry) -> tuple[float, float] | None:
 
 def draw_map(c: Canvas, view: MapView, wards: Sequence[MapWard], boroughs: Sequence[Any], *,
              focus_ward: str | None = None, focus_borough: str | None = None,
-             label_wards: Callable[[MapWard], bool] = lambda w: True, dim_outside: bool = False) -> None:
-    """Wards filled by harm class, the hotspot outline, borough boundaries, the focus outline, names."""
+             label_wards: Callable[[MapWard], bool] = lambda w: True, dim_outside: bool = False,
+             keep_clear: Sequence[tuple[float, float, float, float]] = ()) -> None:
+    """Wards filled by harm class, the hotspot outline, borough boundaries, the focus outline, names (none
+    in the ``keep_clear`` boxes, where the map's furniture goes)."""
     frame = view.frame_polygon()
     c.saveState()
     p = c.beginPath()
@@ -317,6 +320,10 @@ def draw_map(c: Canvas, view: MapView, wards: Sequence[MapWard], boroughs: Seque
         half = max(pdfmetrics.stringWidth(t, BOLD if focus else FONT, size) for t in lines) / 2 + 2
         if not focus and not (view.x < px - half and px + half < view.x + view.w):
             continue  # a name cut by the frame edge is worse than none
+        tall = size * 1.1 * len(lines) / 2 + 1
+        if not focus and any(px + half > x0 and px - half < x1 and py + tall > y0 and py - tall < y1
+                             for x0, y0, x1, y1 in keep_clear):
+            continue  # ... and so is one under the locator, north arrow or scale bar
         _label(c, px, py, lines, size=size, bold=focus)
     c.restoreState()
     c.setStrokeColor(colors.black)
