@@ -178,11 +178,23 @@ def orientation_for(bbox: tuple[float, float, float, float]) -> str:
     return "landscape" if w > 1.15 * h else "portrait"
 
 
+def _locator_side(view: L.MapView) -> float:
+    return min(34 * mm, view.w * 0.3, view.h * 0.3)
+
+
+def furniture_boxes(view: L.MapView) -> list[tuple[float, float, float, float]]:
+    """Where the north arrow, scale bar and locator sit on the map (x0, y0, x1, y1): no ward name there."""
+    side = _locator_side(view)
+    return [(view.x, view.y + view.h - 22 * mm, view.x + 14 * mm, view.y + view.h),
+            (view.x, view.y, view.x + 4 * mm + 0.3 * view.w + 30, view.y + 6 * mm + 14),
+            (view.x + view.w - side - 3 * mm, view.y + view.h - side - 3 * mm, view.x + view.w, view.y + view.h)]
+
+
 def _map_furniture(c: Canvas, ctx: Any, view: L.MapView, *, borough: str | None,
                    ward: BaseGeometry | None) -> None:
     L.draw_north_arrow(c, view.x + 7 * mm, view.y + view.h - 14 * mm)
     L.draw_scale_bar(c, view, view.x + 4 * mm, view.y + 6 * mm)
-    side = min(34 * mm, view.w * 0.3, view.h * 0.3)
+    side = _locator_side(view)
     L.draw_locator(c, view.x + view.w - side - 1.5 * mm, view.y + view.h - side - 1.5 * mm, side, side,
                    ctx.boroughs, borough=borough, extent=view.extent, ward=ward)
 
@@ -236,7 +248,8 @@ def ward_page(c: Canvas, ctx: Any, summary: dict[str, Any], targets: Sequence[di
     view = L.fit_view(bbox, *map_box, pad=0.3, min_span_m=900)
     wards = fetch(view.extent, view.denominator * 1e-4)
     focus = next((w for w in wards if w.code == summary["ward_code"]), None)
-    L.draw_map(c, view, wards, ctx.boroughs, focus_ward=summary["ward_code"], focus_borough=summary["borough_code"])
+    L.draw_map(c, view, wards, ctx.boroughs, focus_ward=summary["ward_code"], focus_borough=summary["borough_code"],
+               keep_clear=furniture_boxes(view))
     _map_furniture(c, ctx, view, borough=summary["borough_code"], ward=focus.geom if focus else None)
     L.draw_legend(c, legend_at[0], legend_at[1], legend_w, focus_label=f"{summary['ward_name']} (this ward)",
                   hotspot=any(w.hotspot.startswith("hot_") for w in wards), columns=legend_cols)
@@ -296,12 +309,14 @@ def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[d
     ranks = {r["ward_code"]: r["rank"] for r in rows}
     L.draw_map(c, view, wards, ctx.boroughs, focus_borough=code, label_wards=lambda w: False,
                dim_outside=True)
+    clear = furniture_boxes(view)
     for w in wards:  # the borough rank in each of its wards
         if w.code in ranks:
             at = L._label_point(w.geom)
             if at is not None:
                 (px, py), = view.to_page(np.array([at]))
-                L._label(c, px, py, [str(ranks[w.code])], size=6.5, bold=True)
+                if not any(x0 - 4 < px < x1 + 4 and y0 - 4 < py < y1 + 4 for x0, y0, x1, y1 in clear):
+                    L._label(c, px, py, [str(ranks[w.code])], size=6.5, bold=True)
     _map_furniture(c, ctx, view, borough=code, ward=None)
     L.draw_legend(c, f.x0, bottom + legend_h - gap, map_w, focus_label=None,
                   hotspot=any(w.hotspot.startswith("hot_") for w in wards), columns=2)
