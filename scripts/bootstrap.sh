@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PG_MAJOR=15
-DEFAULT_APT_PACKAGES="postgresql-${PG_MAJOR} postgresql-${PG_MAJOR}-postgis-3 chromium poppler-utils gdal-bin fonts-dejavu-core"
+DEFAULT_APT_PACKAGES="postgresql-${PG_MAJOR} postgresql-${PG_MAJOR}-postgis-3 chromium poppler-utils gdal-bin fonts-dejavu-core wrk"
 DEFAULT_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/harmmap"
 DATABASE_URL="${HARMMAP_DATABASE_URL:-$DEFAULT_DATABASE_URL}"
 VENV=.venv

@@ -66,6 +66,9 @@ class Collection:
     kind: str = "ward"           # ward | borough | harm | indicator
     #: the main table alone (alias t), enough to choose a page when no restriction needs the joined tables
     key_source: str | None = None
+    #: the geometry's source (GEOMETRY_SOURCES) and the expression naming a row's geometry in it
+    geom_group: str = "ward-2022"
+    gid: str = "w.ward_code"
 
     def feature_id(self, key: tuple) -> str:
         if self.kind in ("harm", "indicator"):
@@ -171,7 +174,8 @@ def _wards(vintage: int, cid: str) -> Collection:
                      "Census 2021 populations. Feature id: the ward's GSS code."),
         source="geo.ward w", where="w.vintage = %(vintage)s", static={"vintage": vintage},
         keys=("w.ward_code",), geom="w.geom", props=_WARD_PROPS,
-        temporal=(sql_date(start), sql_date(end)), interval=(_iso(start), _iso(end)), kind="ward")
+        temporal=(sql_date(start), sql_date(end)), interval=(_iso(start), _iso(end)), kind="ward",
+        geom_group=f"ward-{vintage}")
 
 
 def sql_date(d: date | None) -> str:
@@ -189,6 +193,7 @@ def _build() -> dict[str, Collection]:
         description="The 32 London boroughs and the City of London, with Census 2021 populations. "
                     "Feature id: the borough's GSS code.",
         source="geo.borough b", where="true", keys=("b.borough_code",), geom="b.geom", kind="borough",
+        geom_group="borough", gid="b.borough_code",
         props=(Prop("borough_code", "b.borough_code", filterable=True),
                Prop("borough_name", "b.borough_name", filterable=True),
                Prop("city_of_london", "b.city_of_london", "boolean", True),
@@ -293,9 +298,12 @@ def where(q: Query) -> sql.Composable:
 
 
 def geometry_expr(c: Collection, crs: str) -> tuple[sql.Composable, int]:
-    """The geometry in ``crs`` (axes in its order) and the decimals that keep it to about 1 cm."""
+    """The collection's geometry in ``crs`` (axes in its order) and the decimals that keep it to ~1 cm."""
+    return _transformed(sql.SQL(c.geom), crs)
+
+
+def _transformed(geom: sql.Composable, crs: str) -> tuple[sql.Composable, int]:
     srid, swap, places = CRSS[crs]
-    geom: sql.Composable = sql.SQL(c.geom)
     if srid != 27700:
         geom = sql.SQL("ST_Transform({g}, {srid})").format(g=geom, srid=sql.Literal(srid))
     if swap:
@@ -303,22 +311,18 @@ def geometry_expr(c: Collection, crs: str) -> tuple[sql.Composable, int]:
     return geom, places
 
 
-def geometry_json(c: Collection, crs: str) -> sql.Composable:
-    geom, places = geometry_expr(c, crs)
-    # options 0: no "crs" member inside the geometry (RFC 7946; the CRS is in the Content-Crs header)
-    return sql.SQL("ST_AsGeoJSON({g}, {p}, 0)").format(g=geom, p=sql.Literal(places))
-
-
 def properties_json(c: Collection) -> sql.Composable:
     pairs = sql.SQL(", ").join(sql.SQL("{n}, {e}").format(n=sql.Literal(p.name), e=sql.SQL(p.expr)) for p in c.props)
     return sql.SQL("json_build_object({pairs})").format(pairs=pairs)
 
 
-def feature_sql(q: Query, *, limit: int | None = None, offset: int = 0, wkt: bool = False) -> sql.Composable:
-    """The features of one page (or one feature), each as GeoJSON text built in PostGIS, in key order.
+def page_sql(q: Query, *, paged: bool = True, wkt: bool = False) -> sql.Composable:
+    """The rows of one page (or one feature) in key order: keys, properties as JSON text, and the id of
+    the geometry (``gid``), which ``geometry_sql`` encodes; ``%(limit)s`` and ``%(offset)s`` are parameters,
+    so the statement is prepared once and reused for every page.
 
     Keys are chosen first, from the index, and only the page's rows are joined back and encoded, so a
-    deep ``OFFSET`` skips keys, not GeoJSON.
+    deep ``OFFSET`` skips keys, not JSON.
     """
     c = q.collection
     keys = sql.SQL(", ").join(sql.SQL("{e} AS {n}").format(e=sql.SQL(k), n=sql.Identifier(f"k{i}"))
@@ -326,24 +330,40 @@ def feature_sql(q: Query, *, limit: int | None = None, offset: int = 0, wkt: boo
     key_names = sql.SQL(", ").join(sql.Identifier(f"k{i}") for i in range(len(c.keys)))
     join_on = sql.SQL(" AND ").join(sql.SQL("{e} = pg.{n}").format(e=sql.SQL(k), n=sql.Identifier(f"k{i}"))
                                     for i, k in enumerate(c.keys))
-    geometry = geometry_json(c, q.crs)
     extra: sql.Composable = sql.SQL("")
     if wkt:
         g, places = geometry_expr(c, q.crs)
-        extra = sql.SQL(", ST_AsText({g}, {p}) AS wkt, {props} AS props").format(
+        extra = sql.SQL(", ST_AsText({g}, {p}) AS wkt, {props} AS props_obj").format(
             g=g, p=sql.Literal(places), props=properties_json(c))
     page = sql.SQL("SELECT {keys} FROM {source} WHERE {where} ORDER BY {names}").format(
         keys=keys, source=sql.SQL(page_source(q)), where=where(q), names=key_names)
-    if limit is not None:
-        page = sql.SQL("{page} LIMIT {limit} OFFSET {offset}").format(page=page, limit=sql.Literal(limit),
-                                                                     offset=sql.Literal(offset))
+    if paged:
+        page = sql.SQL("{page} LIMIT %(limit)s OFFSET %(offset)s").format(page=page)
     return sql.SQL(
         "WITH pg AS MATERIALIZED ({page}) "
-        "SELECT {key_names}, '{{\"type\":\"Feature\",\"id\":' || to_json({id}::text)::text || "
-        "',\"geometry\":' || coalesce({geometry}, 'null') || ',\"properties\":' || {props}::text || '}}' AS feature{extra} "
+        "SELECT {key_names}, {id} AS fid, {gid} AS gid, {props}::text AS props{extra} "
         "FROM pg JOIN {source} ON {join_on} WHERE {static} ORDER BY {key_names}").format(
-        page=page, key_names=key_names, id=_id_sql(c), geometry=geometry, props=properties_json(c),
+        page=page, key_names=key_names, id=_id_sql(c), gid=sql.SQL(c.gid), props=properties_json(c),
         extra=extra, source=sql.SQL(c.source), join_on=join_on, static=sql.SQL(c.where))
+
+
+#: Where each collection's geometry lives: (table with alias, condition, id column, geometry column).
+GEOMETRY_SOURCES = {
+    "ward-2022": ("geo.ward w", "w.vintage = 2022", "w.ward_code", "w.geom"),
+    "ward-2018": ("geo.ward w", "w.vintage = 2018", "w.ward_code", "w.geom"),
+    "ward-2014": ("geo.ward w", "w.vintage = 2014", "w.ward_code", "w.geom"),
+    "borough": ("geo.borough b", "true", "b.borough_code", "b.geom"),
+}
+
+
+def geometry_sql(group: str, crs: str) -> sql.Composable:
+    """GeoJSON geometries (text, built in PostGIS) of some ids of one geometry source, in ``crs``."""
+    table, cond, gid, geom = GEOMETRY_SOURCES[group]
+    g, places = _transformed(sql.SQL(geom), crs)
+    # options 0: no "crs" member inside the geometry (RFC 7946; the CRS is in the Content-Crs header)
+    return sql.SQL("SELECT {gid} AS gid, ST_AsGeoJSON({g}, {p}, 0) AS geometry FROM {table} "
+                   "WHERE {cond} AND {gid} = ANY(%(gids)s)").format(
+        gid=sql.SQL(gid), g=g, p=sql.Literal(places), table=sql.SQL(table), cond=sql.SQL(cond))
 
 
 def page_source(q: Query) -> str:
@@ -361,7 +381,7 @@ def page_source(q: Query) -> str:
 def _id_sql(c: Collection) -> sql.Composable:
     if c.kind in ("harm", "indicator"):
         return sql.SQL("(pg.k1 || '_' || replace(pg.k0, '/', '-'))")
-    return sql.SQL("pg.k0")
+    return sql.SQL("pg.k0::text")
 
 
 def count_sql(q: Query) -> sql.Composable:
@@ -397,5 +417,5 @@ def parse_filter(c: Collection, name: str, text: str) -> object:
     return text
 
 
-__all__ = ["COLLECTIONS", "Collection", "Query", "Prop", "feature_sql", "count_sql", "extent_sql", "EPSG4326",
+__all__ = ["COLLECTIONS", "Collection", "Query", "Prop", "page_sql", "geometry_sql", "count_sql", "extent_sql", "EPSG4326",
            "EPSG27700", "CRS84", "LONDON_BBOX_CRS84", "parse_filter"]

@@ -19,7 +19,7 @@ from flask import Response, current_app, render_template, request, url_for
 from web import services
 from web.api import bp
 from web.api.collections import COLLECTIONS, LONDON_BBOX_CRS84, Collection, Query, count_sql, extent_sql, \
-    feature_sql, parse_filter
+    geometry_sql, page_sql, parse_filter
 from web.api.common import CRS84, CRSS, EPSG27700, Snapshot, bool_arg, check_params, crs_uri, csv_cell, dumps, etag_for, \
     finish, int_arg, json_response, metadata, not_modified, now_stamp, output_format, parse_bbox, \
     parse_datetime, snapshot
@@ -284,10 +284,11 @@ def items(cid: str) -> Response:
         etag = etag_for(snap, fmt)
         if hit := not_modified(snap, etag, synthetic=synthetic):
             return hit
-        rows = snap.conn.execute(feature_sql(q, limit=limit + 1, offset=offset, wkt=fmt == "csv"),
-                                 q.params()).fetchall()
+        rows = snap.conn.execute(page_sql(q, wkt=fmt == "csv"),
+                                 {**q.params(), "limit": limit + 1, "offset": offset}).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
+        features = [] if fmt == "csv" else encode(snap, q, rows)
         unfiltered = q.bbox is None and q.start is None and q.end is None and not q.equals and q.after is None
         matched = None
         if want_count or unfiltered:
@@ -311,12 +312,36 @@ def items(cid: str) -> Response:
     head.update(metadata(synthetic))
     head["links"] = links
     if fmt == "html":
-        features = [json.loads(r["feature"]) for r in rows]
         return _crs_header(html_page(snap, etag, title=c.title, view="items",
-                                     data={**head, "features": features, "collection": c.id}, synthetic=synthetic), q)
+                                     data={**head, "features": [json.loads(f) for f in features], "collection": c.id},
+                                     synthetic=synthetic), q)
     # The features are GeoJSON text from PostGIS: spliced in, never parsed and re-encoded here.
-    text = dumps(head)[:-1] + ',"features":[' + ",".join(r["feature"] for r in rows) + "]}"
+    text = dumps(head)[:-1] + ',"features":[' + ",".join(features) + "]}"
     return _crs_header(finish(Response(text, mimetype=GEOJSON), snap, etag, synthetic=synthetic), q)
+
+
+#: Encoded geometries kept per worker, at most this many (all vintages' wards and the boroughs in three
+#: CRSs are about 6,000).
+GEOMETRY_CACHE_MAX = 20_000
+
+
+def encode(snap: Snapshot, q: Query, rows: list[dict]) -> list[str]:
+    """The rows as GeoJSON Feature text. Geometry is the reference data's, which changes only with a new
+    reference load: it is encoded in PostGIS once per load, CRS and ward (one query for whatever this
+    page lacks) and kept per worker, so the 76 periods of a ward in the harm collections, and every
+    request after the first, reuse it. The properties come from this request's snapshot."""
+    cache = current_app.extensions.setdefault("harmmap_api", {}).setdefault("geometry", {})
+    group = q.collection.geom_group
+    prefix = (snap.geo_batch, group, q.crs)
+    missing = sorted({r["gid"] for r in rows if (*prefix, r["gid"]) not in cache})
+    if missing:
+        found = {g["gid"]: g["geometry"] for g in snap.conn.execute(geometry_sql(group, q.crs), {"gids": missing})}
+        if len(cache) + len(found) > GEOMETRY_CACHE_MAX:
+            cache.clear()
+        for gid in missing:
+            cache[(*prefix, gid)] = found.get(gid) or "null"
+    return ['{"type":"Feature","id":' + json.dumps(r["fid"]) + ',"geometry":' + cache[(*prefix, r["gid"])]
+            + ',"properties":' + r["props"] + "}" for r in rows]
 
 
 def _crs_header(resp: Response, q: Query) -> Response:
@@ -332,7 +357,8 @@ def _items_csv(c: Collection, rows: list[dict], snap: Snapshot, etag: str, q: Qu
     marking = services().settings.protective_marking
     for r in rows:
         key = tuple(r[f"k{i}"] for i in range(len(c.keys)))
-        writer.writerow([csv_cell(v) for v in (c.feature_id(key), *(r["props"].get(n) for n in names), r["wkt"], marking)])
+        writer.writerow([csv_cell(v) for v in (c.feature_id(key), *(r["props_obj"].get(n) for n in names),
+                                               r["wkt"], marking)])
     resp = finish(Response(out.getvalue(), mimetype="text/csv"), snap, etag, synthetic=synthetic)
     resp.headers["Content-Disposition"] = f'inline; filename="{c.id}.csv"'
     return _crs_header(resp, q)
@@ -354,17 +380,17 @@ def item(cid: str, fid: str) -> Response:
         etag = etag_for(snap, fmt)
         if hit := not_modified(snap, etag, synthetic=synthetic):
             return hit
-        row = snap.conn.execute(feature_sql(q, wkt=fmt == "csv"), q.params()).fetchone()
-    if row is None:
-        raise UnknownFeature(f"{c.id} has no feature {fid[:60]!r}")
+        row = snap.conn.execute(page_sql(q, paged=False, wkt=fmt == "csv"), q.params()).fetchone()
+        if row is None:
+            raise UnknownFeature(f"{c.id} has no feature {fid[:60]!r}")
+        feature = None if fmt == "csv" else encode(snap, q, [row])[0]
     if fmt == "csv":
         return _items_csv(c, [row], snap, etag, q, synthetic)
     links = self_links(f"Feature {fid}", ("json", "html", "csv"), fmt, geojson=True) + [
         {"href": url("api.collection", cid=c.id), "rel": "collection", "type": "application/json", "title": c.title}]
     tail = {**metadata(synthetic), "links": links}
     if fmt == "html":
-        feature = json.loads(row["feature"])
         return _crs_header(html_page(snap, etag, title=f"{c.title}: {fid}", view="feature",
-                                     data={**feature, **tail, "collection": c.id}, synthetic=synthetic), q)
-    text = row["feature"][:-1] + "," + dumps(tail)[1:]
+                                     data={**json.loads(feature), **tail, "collection": c.id}, synthetic=synthetic), q)
+    text = feature[:-1] + "," + dumps(tail)[1:]
     return _crs_header(finish(Response(text, mimetype=GEOJSON), snap, etag, synthetic=synthetic), q)

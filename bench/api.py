@@ -1,0 +1,254 @@
+"""The analyst API under load: HarmMap's /api against pygeoapi serving the same PostGIS table.
+
+Issue 8's target: for the items requests, HarmMap at least 10x pygeoapi's requests per second at a lower
+p99, both under gunicorn with the same number of workers, measured with ``wrk`` on loopback in one run.
+pygeoapi (the ``bench`` extra) serves ``geo.ward`` of the same database through its PostgreSQL provider,
+from a config generated into a temporary directory; its requests carry ``vintage=2022`` so that both
+servers page through the same 704 wards in the same order (ward code) and return the same features,
+which is checked before anything is timed. Point in ward, the 10,000th feature of the largest collection
+and the tiles have no pygeoapi counterpart and are measured for HarmMap alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from harmmap import db
+from harmmap.config import Settings
+
+WORKERS = 2
+WRK_THREADS, WRK_CONNECTIONS = 2, 4
+FULL_SECONDS, QUICK_SECONDS = 10, 3
+WARD = "E05013806"          # a 2022 ward (St James's, Westminster)
+# In British National Grid for both: pygeoapi moves a lon/lat box to the storage CRS by its two corners
+# only, HarmMap moves the whole (densified) box, and the two would differ by a ward at the edges.
+BBOX = "525000,175000,535000,185000&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/27700"
+
+#: (kind, HarmMap path, pygeoapi path or None)
+REQUESTS = (
+    ("items, limit 100", "/api/collections/wards/items?limit=100",
+     "/collections/wards/items?f=json&vintage=2022&limit=100"),
+    ("items, limit 100, bbox", f"/api/collections/wards/items?limit=100&bbox={BBOX}",
+     f"/collections/wards/items?f=json&vintage=2022&limit=100&bbox={BBOX}"),
+    ("items, limit 100, offset 600", "/api/collections/wards/items?limit=100&offset=600",
+     "/collections/wards/items?f=json&vintage=2022&limit=100&offset=600"),
+    ("one ward (items/{id})", f"/api/collections/wards/items/{WARD}", f"/collections/wards/items/{WARD}?f=json"),
+    ("10,000th feature of indicator-asset_seizures", "/api/collections/indicator-asset_seizures/items?limit=1&offset=9999",
+     None),
+    ("point in ward (+ ward summary)", "/api/wards/at?lon=-0.1337&lat=51.5085", None),
+    ("tile z12", "/api/tiles/12/2046/1361.mvt", None),
+    ("tile z14", "/api/tiles/14/8186/5448.mvt", None),
+)
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_up(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def _gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", app]
+    return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def pygeoapi_config(settings: Settings, port: int) -> str:
+    """A minimal pygeoapi configuration serving ``geo.ward`` of ``settings``' database."""
+    url = urlsplit(settings.database_url)
+    data = {"host": url.hostname or "127.0.0.1", "port": url.port or 5432, "dbname": url.path.lstrip("/"),
+            "user": url.username or "postgres", "password": url.password or "", "search_path": ["geo", "public"]}
+    config = {
+        "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": f"http://127.0.0.1:{port}",
+                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "languages": ["en-US"],
+                   "limits": {"default_items": 10, "max_items": 10000}, "map": {"url": "", "attribution": ""},
+                   "admin": False},
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {"title": "bench", "description": "bench", "keywords": ["bench"],
+                               "keywords_type": "theme", "terms_of_service": "", "url": "http://127.0.0.1"},
+            "license": {"name": "OGL-UK-3.0", "url": "http://127.0.0.1"},
+            "provider": {"name": "bench", "url": "http://127.0.0.1"},
+            "contact": {"name": "bench", "position": "bench", "address": "x", "city": "x", "stateorprovince": "x",
+                        "postalcode": "x", "country": "x", "phone": "x", "fax": "x", "email": "x@example.org",
+                        "url": "http://127.0.0.1", "hours": "x", "instructions": "x", "role": "pointOfContact"}},
+        "resources": {"wards": {
+            "type": "collection", "title": "Wards", "description": "geo.ward", "keywords": ["wards"],
+            "extents": {"spatial": {"bbox": [-0.52, 51.27, 0.34, 51.70],
+                                    "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+            "providers": [{"type": "feature", "name": "PostgreSQL", "data": data, "id_field": "ward_code",
+                           "table": "ward", "geom_field": "geom",
+                           "storage_crs": "http://www.opengis.net/def/crs/EPSG/0/27700",
+                           "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+                                   "http://www.opengis.net/def/crs/EPSG/0/27700"]}]}},
+    }
+    return json.dumps(config, indent=1)    # JSON is YAML
+
+
+def wrk(url: str, seconds: int) -> WrkResult:
+    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    p99 = float(m[1]) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m[2]]
+    total = int(re.search(r"(\d+) requests in", out)[1])
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(bad[1]) if bad else 0
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(g) for g in sock.groups())
+    return WrkResult(rps, p99, total, errors)
+
+
+def _get(url: str) -> tuple[int, dict | bytes]:
+    with urllib.request.urlopen(url, timeout=60) as r:
+        body = r.read()
+        try:
+            return len(body), json.loads(body)
+        except ValueError:
+            return len(body), body
+
+
+def _ids(body: dict) -> list[str]:
+    if body.get("type") == "Feature":
+        return [str(body["id"])]
+    return [str(f["id"]) for f in body["features"]]
+
+
+def run(settings: Settings, points: int = 1_000_000) -> str:
+    if shutil.which("wrk") is None:
+        raise LookupError("wrk is not installed (Debian package wrk; scripts/bootstrap.sh installs it)")
+    try:
+        import pygeoapi  # noqa: F401
+    except ImportError:
+        raise LookupError("pygeoapi is not installed: pip install -e '.[bench]'") from None
+    from pygeoapi import __version__ as pygeoapi_version
+
+    with db.connect(settings.database_url) as conn:
+        if conn.execute("SELECT version FROM harm.current").fetchone() is None:
+            raise LookupError("no harm index published in the database: run make demo first")
+    seconds = FULL_SECONDS if points >= 1_000_000 else QUICK_SECONDS
+    tmp = Path(tempfile.mkdtemp(prefix="harmmap-bench-api-"))
+    ours_port, peer_port = _free_port(), _free_port()
+    env = {**os.environ, "HARMMAP_DATABASE_URL": settings.database_url}
+    (tmp / "pygeoapi.yml").write_text(pygeoapi_config(settings, peer_port), encoding="utf-8")
+    peer_env = {**env, "PYGEOAPI_CONFIG": str(tmp / "pygeoapi.yml"), "PYGEOAPI_OPENAPI": str(tmp / "openapi.yml")}
+    subprocess.run([str(Path(sys.executable).with_name("pygeoapi")), "openapi", "generate", str(tmp / "pygeoapi.yml"),
+                    "--output-file", str(tmp / "openapi.yml")], env=peer_env, check=True, capture_output=True)
+    ours = _gunicorn("web:create_app()", ours_port, env, tmp / "harmmap.log")
+    peer = _gunicorn("pygeoapi.flask_app:APP", peer_port, peer_env, tmp / "pygeoapi.log")
+    rows = []
+    try:
+        _wait_up(f"http://127.0.0.1:{ours_port}/api/", ours)
+        _wait_up(f"http://127.0.0.1:{peer_port}/collections?f=json", peer)
+        for kind, ours_path, peer_path in REQUESTS:
+            ours_url = f"http://127.0.0.1:{ours_port}{ours_path}"
+            size, body = _get(ours_url)
+            peer_url = peer_size = None
+            if peer_path:
+                peer_url = f"http://127.0.0.1:{peer_port}{peer_path}"
+                peer_size, peer_body = _get(peer_url)
+                if _ids(body) != _ids(peer_body):   # the same features, or the comparison means nothing
+                    raise RuntimeError(f"{kind}: HarmMap and pygeoapi return different features")
+            wrk(ours_url, 1)                         # warm both workers' pools and caches
+            ours_r = wrk(ours_url, seconds)
+            peer_r = None
+            if peer_url:
+                wrk(peer_url, 1)
+                peer_r = wrk(peer_url, seconds)
+            rows.append((kind, ours_path, size, ours_r, peer_path, peer_size, peer_r))
+    finally:
+        _stop(ours)
+        _stop(peer)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _section(rows, seconds, pygeoapi_version)
+
+
+def _section(rows: list, seconds: int, pygeoapi_version: str) -> str:
+    load = os.getloadavg()
+    lines = [
+        "## Analyst API under load (`bench/api.py`)",
+        "",
+        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} CPUs (shared "
+        f"with other work; load average before the run ended {load[0]:.1f}), Python {platform.python_version()}. "
+        f"`wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{seconds}s --latency` on loopback against each server in "
+        f"turn; HarmMap and pygeoapi {pygeoapi_version} (PostgreSQL provider, same `geo.ward` table, "
+        f"`vintage=2022`) each under gunicorn with {WORKERS} sync workers. wrk, both servers and PostgreSQL share "
+        "the same cores, so absolute figures are low and noisy; compare the ratios. Each pair was checked to return "
+        "the same features before it was timed.",
+        "",
+        "| request | HarmMap req/s | HarmMap p99 | pygeoapi req/s | pygeoapi p99 | req/s ratio | body bytes (HarmMap / pygeoapi) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    verdicts = []
+    for kind, _ours_path, size, o, _peer_path, peer_size, p in rows:
+        if p is None:
+            lines.append(f"| {kind} | {o.rps:,.1f} | {o.p99_ms:,.1f} ms | – | – | – | {size:,} |")
+            continue
+        ratio = o.rps / p.rps if p.rps else float("inf")
+        lines.append(f"| {kind} | {o.rps:,.1f} | {o.p99_ms:,.1f} ms | {p.rps:,.1f} | {p.p99_ms:,.1f} ms | "
+                     f"**{ratio:,.1f}x** | {size:,} / {peer_size:,} |")
+        if kind.startswith("items"):
+            met = ratio >= 10 and o.p99_ms < p.p99_ms
+            verdicts.append(f"{kind}: {ratio:.1f}x at p99 {o.p99_ms:.0f} vs {p.p99_ms:.0f} ms "
+                            f"({'met' if met else 'NOT met'})")
+        errors = o.errors + p.errors
+        if errors:
+            lines.append(f"| ↳ errors (non-2xx or socket) | {o.errors} | | {p.errors} | | | |")
+    lines += ["", "Target (items requests: at least 10x pygeoapi's requests/s at a lower p99): "
+              + "; ".join(verdicts) + ".", "",
+              "Requests used (HarmMap / pygeoapi):", ""]
+    for kind, ours_path, _s, _o, peer_path, _ps, _p in rows:
+        lines.append(f"- {kind}: `{ours_path}`" + (f" / `{peer_path}`" if peer_path else ""))
+    lines += ["", "HarmMap answers from PostGIS on every request here (no response cache; wrk sends no "
+              "If-None-Match): pages are chosen from the primary key, only the page's rows are encoded, as "
+              "GeoJSON text built in PostGIS and spliced into the body unparsed. pygeoapi reads rows through "
+              "SQLAlchemy and builds each feature in Python (shapely, pyproj for the CRS)."]
+    return "\n".join(lines)
