@@ -92,10 +92,18 @@ def etag_for(snap: Snapshot, *extra: Any) -> str:
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
 
 
-def finish(resp: Response, snap: Snapshot, etag: str, *, synthetic: bool = False) -> Response:
-    resp.set_etag(etag)
-    if snap.last_modified is not None:
-        resp.last_modified = snap.last_modified
+def finish(resp: Response, snap: Snapshot, etag: str | None, *, synthetic: bool = False) -> Response:
+    """The headers every API response carries; ``etag`` None for an answer to a POST (no validator: the
+    same URL answers different bodies)."""
+    if etag is not None:
+        resp.set_etag(etag)
+        if snap.last_modified is not None:
+            resp.last_modified = snap.last_modified
+    else:
+        resp.headers["Cache-Control"] = "no-store"
+        resp.headers["X-Protective-Marking"] = services().settings.protective_marking
+        resp.headers["X-Synthetic-Data"] = "true" if synthetic else "false"
+        return resp
     resp.headers["Cache-Control"] = "private, max-age=0, must-revalidate"  # marked data: no shared caches
     resp.headers["X-Protective-Marking"] = services().settings.protective_marking
     resp.headers["X-Synthetic-Data"] = "true" if synthetic else "false"

@@ -294,7 +294,7 @@ def wards_at() -> Response:
            "count": len(results), "located": sum(1 for r in results if r["ward_code"] is not None),
            "results": results}
     resp = Response(dumps(out), mimetype="application/json")
-    return finish(resp, snap, etag_for(snap, "post"), synthetic=synthetic)
+    return finish(resp, snap, None, synthetic=synthetic)
 
 
 # --- radius and polygon --------------------------------------------------------------------------
@@ -400,5 +400,5 @@ def wards_within() -> Response:
                            "about 1,572 km²)")
         out = _area_response(snap, period, {"wkb": wkb, "srid": srid, "x": None, "y": None, "radius_m": None},
                              {"crs": crs})
-    return finish(Response(dumps(out), mimetype="application/json"), snap, etag_for(snap, "post"),
+    return finish(Response(dumps(out), mimetype="application/json"), snap, None,
                   synthetic=bool(period["synthetic"]))
