@@ -17,18 +17,14 @@ from contextlib import contextmanager
 import psycopg
 from flask import Blueprint, Response, g, redirect, request, url_for
 
-from harmmap import briefing, periods, reports
+from harmmap import briefing, reports
 from harmmap.briefing import Context
 from web import services
-from web.errors import NotFound, Problem
+from web.errors import NotFound, report_problems
 
 bp = Blueprint("brief", __name__)
 
 WARD_CODE = re.compile(r"^E05\d{6}$")
-
-
-class NoIndex(Problem):
-    status, title = 503, "Service unavailable"
 
 
 class UnknownWard(NotFound):
@@ -48,14 +44,8 @@ def _problems_as_json() -> None:
 def _snapshot() -> Iterator[tuple[psycopg.Connection, Context]]:
     period = (request.args.get("period") or "").strip()[:40] or None
     with services().pool.connection() as conn:
-        try:
+        with report_problems():
             ctx = briefing.open_context(conn, services().settings, period)
-        except periods.PeriodError as e:
-            raise Problem(f"period: {e}") from None
-        except reports.NoIndexPublished as e:
-            raise NoIndex(str(e)) from None
-        except reports.ReportError as e:
-            raise Problem(str(e)) from None
         yield conn, ctx
 
 
