@@ -157,6 +157,21 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def api(client, demo_index):
+    """The test client with the demo index published (the analyst API's tests)."""
+    return client
+
+
+@pytest.fixture
+def sql(settings: Settings, demo_index):
+    """Run one query on the test database on a fresh connection: it sees what the app sees."""
+    def run(text: str, params: dict | tuple | None = None) -> list[dict]:
+        with db.connect(settings.database_url) as c:
+            return c.execute(text, params).fetchall()
+    return run
+
+
 @pytest.fixture(scope="session")
 def live_server(app) -> Iterator[str]:
     """The app on a free loopback port, served by a real WSGI server in a thread."""
