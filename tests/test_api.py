@@ -15,7 +15,6 @@ import pytest
 from openapi_spec_validator import validate
 from pyproj import Transformer
 
-from harmmap import db
 from web.api.collections import COLLECTIONS
 
 pytestmark = pytest.mark.db
@@ -30,21 +29,6 @@ CLASSES = {
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 }
-
-
-@pytest.fixture
-def api(client, demo_index):
-    """The test client, with the demo index published."""
-    return client
-
-
-@pytest.fixture
-def sql(settings, demo_index):
-    """Run one query on the test database (a fresh connection: it sees what the app sees)."""
-    def run(text: str, params: dict | tuple | None = None) -> list[dict]:
-        with db.connect(settings.database_url) as c:
-            return c.execute(text, params).fetchall()
-    return run
 
 
 def get_json(api, url: str, status: int = 200, **kw) -> dict:

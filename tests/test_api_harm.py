@@ -15,19 +15,6 @@ from harmmap import db, reports
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture
-def api(client, demo_index):
-    return client
-
-
-@pytest.fixture
-def sql(settings, demo_index):
-    def run(text: str, params: dict | tuple | None = None) -> list[dict]:
-        with db.connect(settings.database_url) as c:
-            return c.execute(text, params).fetchall()
-    return run
-
-
 def ok(r, status: int = 200) -> dict:
     assert r.status_code == status, r.get_data(as_text=True)[:500]
     body = r.get_json(force=True)

@@ -121,6 +121,22 @@ def not_modified(snap: Snapshot, etag: str, *, synthetic: bool = False) -> Respo
     return finish(Response(status=304), snap, etag, synthetic=synthetic) if hit else None
 
 
+class Unchanged(Exception):
+    """The client's copy is current: answered with ``response`` (a 304) by the blueprint."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("not modified")
+        self.response = response
+
+
+def validate(snap: Snapshot, *extra: Any, synthetic: bool = False) -> str:
+    """This request's ETag; raises ``Unchanged`` (answered 304) when the client already has the body."""
+    etag = etag_for(snap, *extra)
+    if hit := not_modified(snap, etag, synthetic=synthetic):
+        raise Unchanged(hit)
+    return etag
+
+
 def metadata(synthetic: bool) -> dict[str, Any]:
     """The members every JSON body carries: the marking, the synthetic label and the attribution."""
     out: dict[str, Any] = {"marking": services().settings.protective_marking, "synthetic": bool(synthetic)}

@@ -20,8 +20,8 @@ from web import services
 from web.api import bp
 from web.api.collections import COLLECTIONS, LONDON_BBOX_CRS84, Collection, Query, count_sql, extent_sql, \
     geometry_sql, page_sql, parse_filter
-from web.api.common import CRS84, CRSS, EPSG27700, Snapshot, bool_arg, check_params, crs_uri, csv_cell, dumps, etag_for, \
-    finish, int_arg, json_response, metadata, not_modified, now_stamp, output_format, parse_bbox, \
+from web.api.common import CRS84, CRSS, EPSG27700, Snapshot, bool_arg, check_params, crs_uri, csv_cell, dumps, \
+    validate, finish, int_arg, json_response, metadata, now_stamp, output_format, parse_bbox, \
     parse_datetime, snapshot
 from web.errors import NotFound, Problem
 
@@ -89,9 +89,7 @@ def landing() -> Response:
     check_params(("f",))
     fmt = output_format()
     with snapshot() as snap:
-        etag = etag_for(snap, fmt)
-        if hit := not_modified(snap, etag):
-            return hit
+        etag = validate(snap, fmt)
     body = {
         "title": "HarmMap spatial API",
         "description": ("Ward-level drug harm in London for police tasking: wards, boroughs, the harm index and "
@@ -127,9 +125,7 @@ def conformance() -> Response:
     check_params(("f",))
     fmt = output_format()
     with snapshot() as snap:
-        etag = etag_for(snap, fmt)
-        if hit := not_modified(snap, etag):
-            return hit
+        etag = validate(snap, fmt)
     body = {"conformsTo": list(CONFORMANCE), **metadata(False),
             "links": self_links("Conformance classes", ("json", "html"), fmt)}
     if fmt == "html":
@@ -198,9 +194,7 @@ def collections() -> Response:
     check_params(("f",))
     fmt = output_format()
     with snapshot() as snap:
-        etag = etag_for(snap, fmt)
-        if hit := not_modified(snap, etag):
-            return hit
+        etag = validate(snap, fmt)
         docs = [collection_doc(snap, c) for c in COLLECTIONS.values() if not (c.needs_index and snap.version is None)]
     synthetic = bool(snap.synthetic)
     body = {"links": self_links("The feature collections", ("json", "html"), fmt), **metadata(synthetic),
@@ -218,10 +212,8 @@ def collection(cid: str) -> Response:
     with snapshot() as snap:
         if c.needs_index:
             snap.require_index()
-        etag = etag_for(snap, fmt)
         synthetic = bool(c.needs_index and snap.synthetic)
-        if hit := not_modified(snap, etag, synthetic=synthetic):
-            return hit
+        etag = validate(snap, fmt, synthetic=synthetic)
         body = collection_doc(snap, c)
     body.update(metadata(synthetic))
     if fmt == "html":
@@ -281,9 +273,7 @@ def items(cid: str) -> Response:
         if q.after is not None and offset:
             raise Problem("give offset or after, not both")
         synthetic = bool(c.needs_index and snap.synthetic)
-        etag = etag_for(snap, fmt)
-        if hit := not_modified(snap, etag, synthetic=synthetic):
-            return hit
+        etag = validate(snap, fmt, synthetic=synthetic)
         rows = snap.conn.execute(page_sql(q, wkt=fmt == "csv"),
                                  {**q.params(), "limit": limit + 1, "offset": offset}).fetchall()
         more = len(rows) > limit
@@ -377,9 +367,7 @@ def item(cid: str, fid: str) -> Response:
             snap.require_index()
         q = Query(c, snap.version, crs=crs_uri(request.args.get("crs"), "crs"), key=key)
         synthetic = bool(c.needs_index and snap.synthetic)
-        etag = etag_for(snap, fmt)
-        if hit := not_modified(snap, etag, synthetic=synthetic):
-            return hit
+        etag = validate(snap, fmt, synthetic=synthetic)
         row = snap.conn.execute(page_sql(q, paged=False, wkt=fmt == "csv"), q.params()).fetchone()
         if row is None:
             raise UnknownFeature(f"{c.id} has no feature {fid[:60]!r}")

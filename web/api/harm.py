@@ -25,7 +25,7 @@ from harmmap.indicators import BY_SLUG, INDICATORS
 from web import services
 from web.api import bp
 from web.api.common import CRS84, CRSS, EPSG27700, NoIndex, Snapshot, TooLarge, arg, check_params, crs_uri, \
-    csv_cell, dumps, etag_for, finish, float_arg, int_arg, json_response, metadata, not_modified, output_format, snapshot
+    validate, csv_cell, dumps, finish, float_arg, int_arg, json_response, metadata, output_format, snapshot
 from web.errors import NotFound, Problem
 
 MAX_POINTS = 10_000
@@ -114,9 +114,7 @@ def worst() -> Response:
         raise Problem(f"threshold must be a score from 0 to 100, not {threshold}")
     with snapshot() as snap:
         period = period_of(snap, arg("period"))
-        etag = etag_for(snap, fmt)
-        if hit := not_modified(snap, etag, synthetic=bool(period["synthetic"])):
-            return hit
+        etag = validate(snap, fmt, synthetic=bool(period["synthetic"]))
         try:
             result = reports.worst(snap.conn, period["period"], mode=rule, n=n, threshold=threshold,
                                    borough=(arg("borough") or None) and arg("borough")[:60],
@@ -186,9 +184,7 @@ def ward(code: str) -> Response:
     code = code.strip().upper()
     with snapshot() as snap:
         period = period_of(snap, arg("period"))
-        etag = etag_for(snap)
-        if hit := not_modified(snap, etag, synthetic=bool(period["synthetic"])):
-            return hit
+        etag = validate(snap, synthetic=bool(period["synthetic"]))
         summary = reports.ward_summary(snap.conn, period, code[:12], snap.version)
     if summary is None:
         raise UnknownWard(f"{code[:12]!r} is not a 2022 London ward code (E05...)")
@@ -212,9 +208,7 @@ def ward_at() -> Response:
     with snapshot() as snap:
         period = period_of(snap, arg("period")) if snap.version is not None else None
         synthetic = bool(period and period["synthetic"])
-        etag = etag_for(snap)
-        if hit := not_modified(snap, etag, synthetic=synthetic):
-            return hit
+        etag = validate(snap, synthetic=synthetic)
         r = locate(snap, [x], [y], srid, period and period["period"])[0]
         if r["ward_code"] is None and r["ward_code_2018"] is None and r["ward_code_2014"] is None:
             raise NoWardHere(f"the point ({x}, {y}) in {crs} is in no London ward")
@@ -244,22 +238,32 @@ def _ward_entry(code: str | None, name: str | None, borough_code: str | None = N
     return out
 
 
-def _json_body() -> dict[str, Any]:
+def _json_body(members: tuple[str, ...]) -> tuple[dict[str, Any], str | None]:
+    """The posted JSON object, checked to hold only ``members``, and its ``period`` (a string or None)."""
+    check_params(())
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Problem("the request body must be a JSON object (Content-Type: application/json)")
-    return body
+    unknown = set(body) - set(members)
+    if unknown:
+        raise Problem(f"unknown member(s) {', '.join(sorted(map(str, unknown)))[:80]}; the body takes "
+                      f"{', '.join(members)}")
+    label = body.get("period")
+    if label is not None and not isinstance(label, str):
+        raise Problem("period must be a string such as FY2025/26")
+    return body, label
+
+
+def _body_crs(body: dict[str, Any]) -> str:
+    value = body.get("crs")
+    return crs_uri(value if value is None or isinstance(value, str) else "?", "crs")
 
 
 @bp.post("/wards/at")
 def wards_at() -> Response:
     """Batch point in ward: ``{"points": [[x, y], ...], "crs": "EPSG:27700" | "CRS84", "period": "FY2025/26"}``."""
-    check_params(())
-    body = _json_body()
-    unknown = set(body) - {"points", "crs", "period"}
-    if unknown:
-        raise Problem(f"unknown member(s) {', '.join(sorted(map(str, unknown)))[:80]}; the body takes points, crs, period")
-    crs = crs_uri(body.get("crs") if isinstance(body.get("crs"), str) or body.get("crs") is None else "?", "crs")
+    body, label = _json_body(("points", "crs", "period"))
+    crs = _body_crs(body)
     srid, swap, _ = CRSS[crs]
     points = body.get("points")
     if not isinstance(points, list) or not points:
@@ -277,9 +281,6 @@ def wards_at() -> Response:
                           "\"crs\": \"EPSG:27700\"")
         xs.append(a)
         ys.append(b)
-    label = body.get("period")
-    if label is not None and not isinstance(label, str):
-        raise Problem("period must be a string such as FY2025/26")
     with snapshot() as snap:
         period = period_of(snap, label) if snap.version is not None else None
         rows = locate(snap, xs, ys, srid, period and period["period"])
@@ -337,9 +338,7 @@ def wards_near() -> Response:
         raise Problem(f"radius_m must be from 1 to {MAX_RADIUS_M:,.0f} metres, not {radius}")
     with snapshot() as snap:
         period = period_of(snap, arg("period"))
-        etag = etag_for(snap)
-        if hit := not_modified(snap, etag, synthetic=bool(period["synthetic"])):
-            return hit
+        etag = validate(snap, synthetic=bool(period["synthetic"]))
         body = _area_response(snap, period, {"wkb": None, "srid": srid, "x": x, "y": y, "radius_m": radius},
                               {"point": {"x": x, "y": y, "crs": crs}, "radius_m": radius})
     return json_response(body, snap, etag, synthetic=bool(period["synthetic"]))
@@ -353,7 +352,7 @@ def _polygon(body: dict[str, Any]) -> tuple[bytes, int, str]:
         raise Problem("geometry must be a GeoJSON Polygon or MultiPolygon object (or a Feature holding one)")
     if geometry.get("type") not in ("Polygon", "MultiPolygon"):
         raise Problem(f"geometry must be a Polygon or MultiPolygon, not {str(geometry.get('type'))[:30]!r}")
-    crs = crs_uri(body.get("crs") if isinstance(body.get("crs"), str) or body.get("crs") is None else "?", "crs")
+    crs = _body_crs(body)
     try:
         geom = shapely.from_geojson(json.dumps(geometry))
     except Exception:  # noqa: BLE001 -- GEOS says why in words not worth showing; ours is clearer
@@ -382,15 +381,8 @@ def _polygon(body: dict[str, Any]) -> tuple[bytes, int, str]:
 @bp.post("/wards/within")
 def wards_within() -> Response:
     """The 2022 wards a posted polygon overlaps: ``{"geometry": {...}, "crs": "CRS84", "period": "FY2025/26"}``."""
-    check_params(())
-    body = _json_body()
-    unknown = set(body) - {"geometry", "crs", "period"}
-    if unknown:
-        raise Problem(f"unknown member(s) {', '.join(sorted(map(str, unknown)))[:80]}; the body takes geometry, crs, period")
+    body, label = _json_body(("geometry", "crs", "period"))
     wkb, srid, crs = _polygon(body)
-    label = body.get("period")
-    if label is not None and not isinstance(label, str):
-        raise Problem("period must be a string such as FY2025/26")
     with snapshot() as snap:
         period = period_of(snap, label)
         area_km2 = snap.conn.execute("SELECT ST_Area(ST_Transform(ST_SetSRID(ST_GeomFromWKB(%(w)s), %(s)s), 27700)) "

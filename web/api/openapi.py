@@ -10,8 +10,8 @@ from flask import Response, request
 
 from web.api import bp
 from web.api.collections import COLLECTIONS, Collection
-from web.api.common import CRS84, CRSS, check_params, etag_for, finish, metadata, not_modified, output_format, \
-    snapshot, dumps
+from web.api.common import CRS84, CRSS, check_params, finish, metadata, output_format, \
+    validate, snapshot, dumps
 from web.api.features import DEFAULT_LIMIT, GEOJSON, MAX_LIMIT, MAX_OFFSET, OPENAPI_JSON, html_page
 from web.api.harm import MAX_POINTS, MAX_RADIUS_M
 from web.api.tiles import MAX_ZOOM, MVT
@@ -269,9 +269,7 @@ def openapi() -> Response:
     check_params(("f",))
     fmt = output_format()
     with snapshot() as snap:
-        etag = etag_for(snap, fmt)
-        if hit := not_modified(snap, etag):
-            return hit
+        etag = validate(snap, fmt)
     doc = document(request.host_url + "api")
     if fmt == "html":
         return html_page(snap, etag, title="HarmMap API documentation", view="openapi",

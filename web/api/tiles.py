@@ -15,7 +15,7 @@ from harmmap import db
 from harmmap.domain import tolerance_for_zoom
 from web.api import bp
 from web.api.collections import LONDON_BBOX_CRS84
-from web.api.common import check_params, etag_for, finish, json_response, metadata, not_modified, snapshot
+from web.api.common import Snapshot, check_params, finish, json_response, metadata, snapshot, validate
 from web.api.harm import period_of
 from web.errors import Problem
 
@@ -31,6 +31,14 @@ FIELDS = {
 }
 
 
+def _period(snap: Snapshot) -> tuple[dict | None, bool]:
+    """The requested or default period and whether synthetic data is in it; none before any publish."""
+    if snap.version is None and not request.args.get("period"):
+        return None, False
+    period = period_of(snap, request.args.get("period"))
+    return period, bool(period["synthetic"])
+
+
 @bp.get("/tiles/<int:z>/<int:x>/<int:y>.mvt")
 def tile(z: int, x: int, y: int) -> Response:
     check_params(("period",))
@@ -39,12 +47,8 @@ def tile(z: int, x: int, y: int) -> Response:
     if not (x < 2**z and y < 2**z):
         raise Problem(f"tile {z}/{x}/{y} does not exist: x and y run from 0 to {2**z - 1} at zoom {z}")
     with snapshot() as snap:
-        period = period_of(snap, request.args.get("period")) if snap.version is not None \
-            or request.args.get("period") else None
-        synthetic = bool(period and period["synthetic"])
-        etag = etag_for(snap)
-        if hit := not_modified(snap, etag, synthetic=synthetic):
-            return hit
+        period, synthetic = _period(snap)
+        etag = validate(snap, synthetic=synthetic)
         row = snap.conn.execute(db.query("api_tile"), {
             "z": z, "x": x, "y": y, "tolerance": tolerance_for_zoom(z), "version": snap.version,
             "period": period["period"] if period else None}).fetchone()
@@ -57,12 +61,8 @@ def tile(z: int, x: int, y: int) -> Response:
 def tilejson() -> Response:
     check_params(("period",))
     with snapshot() as snap:
-        period = period_of(snap, request.args.get("period")) if snap.version is not None \
-            or request.args.get("period") else None
-        synthetic = bool(period and period["synthetic"])
-        etag = etag_for(snap)
-        if hit := not_modified(snap, etag, synthetic=synthetic):
-            return hit
+        period, synthetic = _period(snap)
+        etag = validate(snap, synthetic=synthetic)
     template = url_for("api.tile", z=0, x=0, y=0, _external=True).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
     if period:
         template += "?period=" + period["period"]
