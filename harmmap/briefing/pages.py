@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 from reportlab.lib.units import mm
+import shapely
 from reportlab.pdfgen.canvas import Canvas
 from shapely.geometry.base import BaseGeometry
 
@@ -178,25 +179,37 @@ def orientation_for(bbox: tuple[float, float, float, float]) -> str:
     return "landscape" if w > 1.15 * h else "portrait"
 
 
-def _locator_side(view: L.MapView) -> float:
-    return min(34 * mm, view.w * 0.3, view.h * 0.3)
+def _locator_box(view: L.MapView, focus: BaseGeometry | None) -> tuple[float, float, float]:
+    """(x, y, side) of the London locator: the top-right corner of the map, or the bottom-right one when
+    that hides less of the ward or borough the page is about."""
+    side = min(34 * mm, view.w * 0.3, view.h * 0.3)
+    x = view.x + view.w - side - 1.5 * mm
+    corners = [view.y + view.h - side - 1.5 * mm, view.y + 1.5 * mm]
+    if focus is None:
+        return x, corners[0], side
+    k = view.pt_per_metre
+
+    def hidden(y: float) -> float:  # the focus area under the box, in square metres
+        x0, y0 = view.cx + (x - view.x - view.w / 2) / k, view.cy + (y - view.y - view.h / 2) / k
+        return focus.intersection(shapely.box(x0, y0, x0 + side / k, y0 + side / k)).area
+
+    return x, min(corners, key=hidden), side
 
 
-def furniture_boxes(view: L.MapView) -> list[tuple[float, float, float, float]]:
+def furniture_boxes(view: L.MapView, focus: BaseGeometry | None) -> list[tuple[float, float, float, float]]:
     """Where the north arrow, scale bar and locator sit on the map (x0, y0, x1, y1): no ward name there."""
-    side = _locator_side(view)
+    x, y, side = _locator_box(view, focus)
     return [(view.x, view.y + view.h - 22 * mm, view.x + 14 * mm, view.y + view.h),
             (view.x, view.y, view.x + 4 * mm + 0.3 * view.w + 30, view.y + 6 * mm + 14),
-            (view.x + view.w - side - 3 * mm, view.y + view.h - side - 3 * mm, view.x + view.w, view.y + view.h)]
+            (x - 1.5 * mm, y - 1.5 * mm, x + side + 1.5 * mm, y + side + 1.5 * mm)]
 
 
-def _map_furniture(c: Canvas, ctx: Any, view: L.MapView, *, borough: str | None,
-                   ward: BaseGeometry | None) -> None:
+def _map_furniture(c: Canvas, ctx: Any, view: L.MapView, *, borough: str | None, ward: BaseGeometry | None,
+                   focus: BaseGeometry | None) -> None:
     L.draw_north_arrow(c, view.x + 7 * mm, view.y + view.h - 14 * mm)
     L.draw_scale_bar(c, view, view.x + 4 * mm, view.y + 6 * mm)
-    side = _locator_side(view)
-    L.draw_locator(c, view.x + view.w - side - 1.5 * mm, view.y + view.h - side - 1.5 * mm, side, side,
-                   ctx.boroughs, borough=borough, extent=view.extent, ward=ward)
+    x, y, side = _locator_box(view, focus)
+    L.draw_locator(c, x, y, side, side, ctx.boroughs, borough=borough, extent=view.extent, ward=ward)
 
 
 def _notes(fake: bool, extra: str = "") -> Any:
@@ -249,8 +262,9 @@ def ward_page(c: Canvas, ctx: Any, summary: dict[str, Any], targets: Sequence[di
     wards = fetch(view.extent, view.denominator * 1e-4)
     focus = next((w for w in wards if w.code == summary["ward_code"]), None)
     L.draw_map(c, view, wards, ctx.boroughs, focus_ward=summary["ward_code"], focus_borough=summary["borough_code"],
-               keep_clear=furniture_boxes(view))
-    _map_furniture(c, ctx, view, borough=summary["borough_code"], ward=focus.geom if focus else None)
+               keep_clear=furniture_boxes(view, focus.geom if focus else None))
+    _map_furniture(c, ctx, view, borough=summary["borough_code"], ward=focus.geom if focus else None,
+                   focus=focus.geom if focus else None)
     L.draw_legend(c, legend_at[0], legend_at[1], legend_w, focus_label=f"{summary['ward_name']} (this ward)",
                   hotspot=any(w.hotspot.startswith("hot_") for w in wards), columns=legend_cols)
     for block, h in zip(blocks, heights):
@@ -309,7 +323,8 @@ def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[d
     ranks = {r["ward_code"]: r["rank"] for r in rows}
     L.draw_map(c, view, wards, ctx.boroughs, focus_borough=code, label_wards=lambda w: False,
                dim_outside=True)
-    clear = furniture_boxes(view)
+    area = next((b.geom for b in ctx.boroughs if b.code == code), None)
+    clear = furniture_boxes(view, area)
     for w in wards:  # the borough rank in each of its wards
         if w.code in ranks:
             at = L._label_point(w.geom)
@@ -317,7 +332,7 @@ def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[d
                 (px, py), = view.to_page(np.array([at]))
                 if not any(x0 - 4 < px < x1 + 4 and y0 - 4 < py < y1 + 4 for x0, y0, x1, y1 in clear):
                     L._label(c, px, py, [str(ranks[w.code])], size=6.5, bold=True)
-    _map_furniture(c, ctx, view, borough=code, ward=None)
+    _map_furniture(c, ctx, view, borough=code, ward=None, focus=area)
     L.draw_legend(c, f.x0, bottom + legend_h - gap, map_w, focus_label=None,
                   hotspot=any(w.hotspot.startswith("hot_") for w in wards), columns=2)
     wtable.drawOn(c, side_x, f.y1 - wh)
