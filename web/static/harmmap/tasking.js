@@ -471,6 +471,7 @@
         current.values = v; current.worst = w;
         wm.setView({ values: v.wards || {}, classes: v.classes || [], borough: s.borough, worst: w.rows || [],
           selected: s.ward, hotspots: s.hotspots, label: v.label || (layerMeta(s.layer) || {}).label, unit: v.unit || "" });
+        wm.show();
         if (s.hotspots) { hotLegend.addTo(map); } else { hotLegend.remove(); }
         drawLegend(v);
         if (sameTable) { markSelectedRow(); } else { drawTable(w); }  // redrawing would drop the focused row
@@ -479,7 +480,7 @@
         stickyNote = "";
         say("");
         host.setAttribute("data-view", q);
-      }).catch(function (e) { standing = "Could not load the map figures: " + e.message; say(""); });
+      }).catch(function (e) { wm.show(); standing = "Could not load the map figures: " + e.message; say(""); });
 
       if (s.ward) { showWard(!!how.focus); } else if (!panel.hidden) { closePanelView(); }
       markSelectedRow();

@@ -98,6 +98,7 @@
     var worstRank = {};      // ward_code -> rank shown on the map
     var hovered = "";
     var labelCache = {};     // ward_code -> LatLng
+    var shown = false;       // the shapes are on the map (see self.show)
 
     map.createPane("hm-hotspots").style.zIndex = 450;
     map.getPane("hm-hotspots").style.pointerEvents = "none";
@@ -149,6 +150,9 @@
     function restyle() {
       if (!geo) { return; }
       geo.setStyle(style);
+      toFront();
+    }
+    function toFront() {
       // Outlined wards drawn last, so their neighbours' edges do not cover their outline.
       Object.keys(worstRank).forEach(function (c) { if (byCode[c]) { byCode[c].bringToFront(); } });
       if (hovered && byCode[hovered]) { byCode[hovered].bringToFront(); }
@@ -222,20 +226,21 @@
         })
         .then(function (got) {
           var fc = got[0];
-          var next = L.geoJSON(fc, {
-            style: style,
-            onEachFeature: function (f, l) {
-              var code = f.properties.ward_code;
-              l.bindTooltip(tooltip, { sticky: true, className: "hm-tip", direction: "auto" });
-              l.on("click", function () { options.onSelect(code); });
-              l.on("mouseover", function () { self.highlight(code); options.onHover(code); });
-              l.on("mouseout", function () { self.highlight(""); options.onHover(""); });
-            }
-          });
+          // One tooltip and one set of handlers on the group, not 704 of each: a ward's events reach its group.
+          var next = L.geoJSON(fc, { style: style })
+            .bindTooltip(tooltip, { sticky: true, className: "hm-tip", direction: "auto" })
+            .on("click", function (e) { options.onSelect(e.layer.feature.properties.ward_code); })
+            .on("mouseover", function (e) {
+              var code = e.layer.feature.properties.ward_code;
+              self.highlight(code); options.onHover(code);
+            })
+            .on("mouseout", function () { self.highlight(""); options.onHover(""); });
           var codes = {};
           next.eachLayer(function (l) { codes[l.feature.properties.ward_code] = l; });
           if (geo) { map.removeLayer(geo); }
-          geo = next.addTo(map);
+          // The first shapes wait for self.show(): the page fits the view and colours them first, so the
+          // 704 paths are projected and drawn once, not once at folium's opening view and again.
+          geo = shown ? next.addTo(map) : next;
           byCode = codes;
           labelCache = {};
           loadedTolerance = tolerance;
@@ -275,6 +280,15 @@
       });
       if (hovered && byCode[hovered]) { byCode[hovered].bringToFront(); }
       if (view.selected && byCode[view.selected] && hovered !== view.selected) { byCode[view.selected].bringToFront(); }
+    };
+
+    /** Put the ward shapes on the map (once the first view is fitted and coloured); later loads go straight on. */
+    self.show = function () {
+      shown = true;
+      if (geo && !map.hasLayer(geo)) {
+        geo.addTo(map);  // drawn with their styles already set
+        toFront();
+      }
     };
 
     self.has = function (code) { return !!byCode[code]; };
