@@ -161,29 +161,51 @@ def read_pgm(path) -> np.ndarray:
     return np.frombuffer(header[4][: w * h], dtype=np.uint8).reshape(h, w)
 
 
-def test_scale_bar_is_true_to_the_map(demo_index, client, settings):
-    """The bar's drawn length over its label equals the map's scale, measured two independent ways: the
-    ward's outline on the page against its extent in PostGIS (metres), and the stated 1:N."""
-    ward = worst_ward(settings, default_period(settings))
-    page = get_pdf(client, f"/brief/ward/{ward['ward_code']}.pdf").pages[0]
+def scale_bar(page) -> float:
+    """Points per metre of the page's scale bar (its drawn length over its label), checked against the
+    stated 1:N."""
     bar = [r for r in page.rects if abs(r["height"] - 3.2) < 0.05]
     assert len(bar) == 4, bar
     x0, x1 = min(r["x0"] for r in bar), max(r["x1"] for r in bar)
     top = min(r["top"] for r in bar)
     label = page.crop((x0 - 5, top - 12, x1 + 25, top)).extract_text().split()
     amount, unit = float(label[-2]), label[-1]
-    bar_m = amount * (1000 if unit == "km" else 1)
-    bar_pt_per_m = (x1 - x0) / bar_m
+    bar_pt_per_m = (x1 - x0) / (amount * (1000 if unit == "km" else 1))
     stated = re.search(r"Scale 1:([\d,]+)", page.crop((x0 - 5, top, x1 + 140, top + 14)).extract_text())
-    denominator = int(stated.group(1).replace(",", ""))
-    assert bar_pt_per_m == pytest.approx(72 / 0.0254 / denominator, rel=1e-3)
-    # the ward's outline (the thickest line on the map) against its extent in metres
-    outline = max((c for c in page.curves if abs(c.get("linewidth", 0) - 2.4) < 0.01), key=lambda c: len(c["pts"]))
+    assert bar_pt_per_m == pytest.approx(72 / 0.0254 / int(stated.group(1).replace(",", "")), rel=1e-3)
+    return bar_pt_per_m
+
+
+def drawn_extent(page, width: float) -> tuple[float, float]:
+    """Width and height (points) of the longest path drawn with this line width."""
+    path = max((c for c in page.curves if abs(c.get("linewidth", 0) - width) < 0.01), key=lambda c: len(c["pts"]))
+    return path["x1"] - path["x0"], path["bottom"] - path["top"]
+
+
+def test_scale_bar_is_true_to_the_map(demo_index, client, settings):
+    """The bar's drawn length over its label equals the map's scale, measured two independent ways: the
+    stated 1:N, and the ward's outline on the page against its extent in PostGIS (metres)."""
+    ward = worst_ward(settings, default_period(settings))
+    page = get_pdf(client, f"/brief/ward/{ward['ward_code']}.pdf").pages[0]
+    k = scale_bar(page)
     extent = query(settings, """SELECT ST_XMax(geom) - ST_XMin(geom) AS w, ST_YMax(geom) - ST_YMin(geom) AS h
                                 FROM geo.ward WHERE vintage = 2022 AND ward_code = %s""", (ward["ward_code"],))[0]
-    drawn_w, drawn_h = outline["x1"] - outline["x0"], outline["bottom"] - outline["top"]
-    assert drawn_w / extent["w"] == pytest.approx(bar_pt_per_m, rel=0.01)
-    assert drawn_h / extent["h"] == pytest.approx(bar_pt_per_m, rel=0.01)
+    drawn_w, drawn_h = drawn_extent(page, layout.FOCUS_WARD_LINE)
+    assert drawn_w / extent["w"] == pytest.approx(k, rel=0.01)
+    assert drawn_h / extent["h"] == pytest.approx(k, rel=0.01)
+
+
+def test_overview_scale_bar_and_borough_line_lie_on_its_wards(demo_index, client, settings):
+    """On the borough overview the borough's boundary is the outline of its wards: its drawn size over the
+    wards' extent in metres is the scale bar's."""
+    page = get_pdf(client, f"/brief/borough/{LAMBETH}.pdf").pages[0]
+    k = scale_bar(page)
+    extent = query(settings, """SELECT ST_XMax(e) - ST_XMin(e) AS w, ST_YMax(e) - ST_YMin(e) AS h
+                                FROM (SELECT ST_Extent(geom)::geometry AS e FROM geo.ward
+                                      WHERE vintage = 2022 AND borough_code = %s) x""", (LAMBETH,))[0]
+    drawn_w, drawn_h = drawn_extent(page, layout.FOCUS_BOROUGH_LINE)
+    assert drawn_w / extent["w"] == pytest.approx(k, rel=0.01)
+    assert drawn_h / extent["h"] == pytest.approx(k, rel=0.01)
 
 
 def test_marking_is_configurable(demo_index, settings):
@@ -291,3 +313,28 @@ def test_classes_stay_in_order_and_apart_in_greyscale():
     assert levels == sorted(levels)
     assert min(np.diff(levels)) >= 35
     assert set(layout.HATCH) == {0, 1}
+
+
+def test_synthetic_label_only_when_the_period_uses_synthetic_data(demo_index, settings):
+    """The demo period is synthetic and says so; the same page for a period that were not has no label."""
+    ward = worst_ward(settings, default_period(settings))
+    with db.connect(settings.database_url) as conn:
+        ctx = briefing.open_context(conn, settings, None)
+        assert ctx.synthetic
+        labelled = flat(pdfplumber.open(io.BytesIO(briefing.ward_pdf(conn, ctx, ward["ward_code"]))).pages[0].extract_text())
+        real = replace(ctx, period={**ctx.period, "synthetic": False}, synthetic_indicators=[])
+        plain = flat(pdfplumber.open(io.BytesIO(briefing.ward_pdf(conn, real, ward["ward_code"]))).pages[0].extract_text())
+    assert "SYNTHETIC DATA" in labelled and "SYNTHETIC DATA" not in plain
+    assert flat(ATTRIBUTION) in plain
+
+
+def test_cli_writes_one_ward(demo_index, settings, tmp_path):
+    ward = worst_ward(settings, default_period(settings))
+    result = CliRunner().invoke(main, ["brief", "--ward", ward["ward_code"], "--period", "FY2024/25", "--out", str(tmp_path)],
+                                env={"HARMMAP_DATABASE_URL": settings.database_url})
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("*.pdf")
+    assert path.name == f"{ward['ward_code']}_FY2024-25.pdf"
+    with pdfplumber.open(path) as pdf:
+        text = flat(pdf.pages[0].extract_text())
+    assert ward["ward_name"] in text and "FY2024/25" in text

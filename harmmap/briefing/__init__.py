@@ -59,7 +59,11 @@ def _canvas(buffer: io.BytesIO | str, ctx: Context, title: str) -> Canvas:
 
 
 def _fetch(conn: psycopg.Connection, ctx: Context) -> pages.Fetch:
-    return lambda frame, tolerance_m: data.map_wards(conn, ctx, frame, tolerance_m)
+    """What a map frame shows: its wards, and the outlines of their boroughs."""
+    def fetch(frame: tuple[float, float, float, float], tolerance_m: float):
+        wards = data.map_wards(conn, ctx, frame, tolerance_m)
+        return wards, data.borough_outlines(conn, ctx, {w.borough_code for w in wards})
+    return fetch
 
 
 def _ward_bbox(conn: psycopg.Connection, code: str) -> tuple[float, float, float, float]:

@@ -20,6 +20,8 @@ from harmmap import db, periods, reports
 
 #: Tolerance of the locator inset's borough outlines (metres): invisible at its ~1:1,000,000.
 LOCATOR_TOLERANCE_M = 150.0
+#: Tolerance of the borough lines on a map (metres): 0.1 mm at 1:20,000, below what a printer shows.
+OUTLINE_TOLERANCE_M = 2.0
 
 
 class BriefingError(reports.ReportError):
@@ -53,6 +55,8 @@ class Context:
     boroughs: list[Area]               # simplified for the locator
     weights: dict[str, float] = field(default_factory=dict)
     synthetic_indicators: list[str] = field(default_factory=list)
+    #: Borough outlines drawn on the maps (the union of their wards), read once per process and run.
+    outlines: dict[str, Area] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -140,6 +144,17 @@ def map_wards(conn: psycopg.Connection, ctx: Context, frame: tuple[float, float,
                     score=reports.number(r["score"]), rank_london=reports.whole(r["rank_london"]),
                     decile_london=reports.whole(r["decile_london"]), rank_borough=reports.whole(r["rank_borough"]),
                     hotspot=r["hotspot"], geom=shapely.from_wkb(r["wkb"])) for r in rows]
+
+
+def borough_outlines(conn: psycopg.Connection, ctx: Context, codes: set[str]) -> list[Area]:
+    """The outlines of these boroughs as the union of their wards (EPSG:27700), cached on ``ctx``."""
+    missing = sorted(codes - ctx.outlines.keys())
+    if missing:
+        for r in conn.execute(db.query("brief_borough_outlines"),
+                              {"boroughs": missing, "tolerance_m": OUTLINE_TOLERANCE_M}):
+            ctx.outlines[r["borough_code"]] = Area(r["borough_code"], r["borough_name"], bool(r["city_of_london"]),
+                                                   shapely.from_wkb(r["wkb"]))
+    return [ctx.outlines[c] for c in sorted(codes) if c in ctx.outlines]
 
 
 def ward_summary(conn: psycopg.Connection, ctx: Context, ward_code: str) -> dict[str, Any]:

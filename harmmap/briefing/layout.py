@@ -248,6 +248,10 @@ def _label_point(geom: BaseGeometry) -> tuple[float, float] | None:
 
 # --- the map ------------------------------------------------------------------------------------
 
+#: Line widths (points): the page's ward, borough boundaries, and the page's borough on an overview. Line
+#: weight, not colour, tells them apart in greyscale.
+FOCUS_WARD_LINE, BOROUGH_LINE, FOCUS_BOROUGH_LINE = 2.4, 1.3, 1.6
+
 def draw_map(c: Canvas, view: MapView, wards: Sequence[MapWard], boroughs: Sequence[Any], *,
              focus_ward: str | None = None, focus_borough: str | None = None,
              label_wards: Callable[[MapWard], bool] = lambda w: True, dim_outside: bool = False,
@@ -291,7 +295,7 @@ def draw_map(c: Canvas, view: MapView, wards: Sequence[MapWard], boroughs: Seque
     for b in boroughs:
         if b.geom.intersects(frame):
             c.setStrokeColor(colors.black)
-            c.setLineWidth(1.1 if b.code != focus_borough else 1.4)
+            c.setLineWidth(FOCUS_BOROUGH_LINE if b.code == focus_borough else BOROUGH_LINE)
             c.drawPath(_path(c, view, b.geom.boundary), stroke=1, fill=0)
     for w in wards:
         if w.code == focus_ward:
@@ -300,7 +304,7 @@ def draw_map(c: Canvas, view: MapView, wards: Sequence[MapWard], boroughs: Seque
             c.setLineWidth(4.2)
             c.drawPath(path, stroke=1, fill=0)
             c.setStrokeColor(colors.black)
-            c.setLineWidth(2.4)
+            c.setLineWidth(FOCUS_WARD_LINE)
             c.drawPath(path, stroke=1, fill=0)
     inner = frame.buffer(-8 / view.pt_per_metre)
     for w in wards:
@@ -493,9 +497,9 @@ def draw_legend(c: Canvas, x: float, y: float, w: float, *, focus_label: str | N
     items.append(("No score (City of London Police area)", swatch(None)))
     items.append(("Hotspot: Gi* cluster, 90%+ confidence" if hotspot else "Hotspot (none in view)",
                   line(1.7, (5, 2.5))))
-    items.append(("Borough boundary", line(1.1, None)))
+    items.append(("Borough boundary", line(BOROUGH_LINE, None)))
     if focus_label:
-        items.append((focus_label, line(2.4, None)))
+        items.append((focus_label, line(FOCUS_WARD_LINE, None)))
     c.setFillColor(colors.black)
     c.setFont(BOLD, 7)
     c.drawString(x, y - 7, "Harm index class (London deciles)")

@@ -19,10 +19,11 @@ from reportlab.pdfgen.canvas import Canvas
 from shapely.geometry.base import BaseGeometry
 
 from harmmap.briefing import layout as L
-from harmmap.briefing.data import MapWard
+from harmmap.briefing.data import Area, MapWard
 from harmmap.indicators import BY_SLUG
 
-Fetch = Callable[[tuple[float, float, float, float], float], Sequence[MapWard]]
+#: (frame in metres, simplification tolerance in metres) -> (the wards it touches, their boroughs' outlines)
+Fetch = Callable[[tuple[float, float, float, float], float], tuple[Sequence[MapWard], Sequence[Area]]]
 
 CITY_NOTE = ("The City of London has its own police force (City of London Police): its wards are not covered "
              "by MPS data, so they have no harm score.")
@@ -259,9 +260,9 @@ def ward_page(c: Canvas, ctx: Any, summary: dict[str, Any], targets: Sequence[di
         y = f.y1
         legend_at, legend_w, legend_cols = (f.x0, f.y0 + legend_h - gap), map_w, 3
     view = L.fit_view(bbox, *map_box, pad=0.3, min_span_m=900)
-    wards = fetch(view.extent, view.denominator * 1e-4)
+    wards, outlines = fetch(view.extent, view.denominator * 1e-4)
     focus = next((w for w in wards if w.code == summary["ward_code"]), None)
-    L.draw_map(c, view, wards, ctx.boroughs, focus_ward=summary["ward_code"], focus_borough=summary["borough_code"],
+    L.draw_map(c, view, wards, outlines, focus_ward=summary["ward_code"], focus_borough=summary["borough_code"],
                keep_clear=furniture_boxes(view, focus.geom if focus else None))
     _map_furniture(c, ctx, view, borough=summary["borough_code"], ward=focus.geom if focus else None,
                    focus=focus.geom if focus else None)
@@ -319,11 +320,11 @@ def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[d
     map_w = f.w - side_w - 4 * mm
     map_box = (f.x0, bottom + legend_h, map_w, f.y1 - bottom - legend_h)
     view = L.fit_view(bbox, *map_box, pad=0.03)
-    wards = fetch(view.extent, view.denominator * 1e-4)
+    wards, outlines = fetch(view.extent, view.denominator * 1e-4)
     ranks = {r["ward_code"]: r["rank"] for r in rows}
-    L.draw_map(c, view, wards, ctx.boroughs, focus_borough=code, label_wards=lambda w: False,
+    L.draw_map(c, view, wards, outlines, focus_borough=code, label_wards=lambda w: False,
                dim_outside=True)
-    area = next((b.geom for b in ctx.boroughs if b.code == code), None)
+    area = next((b.geom for b in outlines if b.code == code), None)
     clear = furniture_boxes(view, area)
     for w in wards:  # the borough rank in each of its wards
         if w.code in ranks:
