@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from harmmap import db
 from harmmap.config import Settings
 
 WORKERS = 2
+ROUNDS = 2                   # each pair is timed twice, alternating; the table shows the median, the verdict the worse
 WRK_THREADS, WRK_CONNECTIONS = 2, 4
 FULL_SECONDS, QUICK_SECONDS = 10, 3
 WARD = "E05013806"          # a 2022 ward (St James's, Westminster)
@@ -62,6 +64,14 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int
+
+
+def _median(results: list[WrkResult]) -> WrkResult:
+    ordered = sorted(results, key=lambda r: r.rps)
+    mid = ordered[(len(ordered) - 1) // 2]
+    p99s = sorted(r.p99_ms for r in results)
+    return WrkResult(statistics.median(r.rps for r in results), statistics.median(p99s), mid.requests,
+                     sum(r.errors for r in results))
 
 
 def _free_port() -> int:
@@ -198,12 +208,13 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
                 if _ids(body) != _ids(peer_body):   # the same features, or the comparison means nothing
                     raise RuntimeError(f"{kind}: HarmMap and pygeoapi return different features")
             wrk(ours_url, 1)                         # warm both workers' pools and caches
-            ours_r = wrk(ours_url, seconds)
-            peer_r = None
             if peer_url:
                 wrk(peer_url, 1)
-                peer_r = wrk(peer_url, seconds)
-            rows.append((kind, ours_path, size, ours_r, peer_path, peer_size, peer_r))
+            rounds = []
+            for _ in range(ROUNDS):                  # alternate, so a burst of other load hits both
+                ours_r = wrk(ours_url, seconds)
+                rounds.append((ours_r, wrk(peer_url, seconds) if peer_url else None))
+            rows.append((kind, ours_path, size, rounds, peer_path, peer_size))
     finally:
         _stop(ours)
         _stop(peer)
@@ -228,27 +239,33 @@ def _section(rows: list, seconds: int, pygeoapi_version: str) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     verdicts = []
-    for kind, _ours_path, size, o, _peer_path, peer_size, p in rows:
-        if p is None:
+    for kind, _ours_path, size, rounds, _peer_path, peer_size in rows:
+        o = _median([r[0] for r in rounds])
+        if rounds[0][1] is None:
             lines.append(f"| {kind} | {o.rps:,.1f} | {o.p99_ms:,.1f} ms | – | – | – | {size:,} |")
             continue
-        ratio = o.rps / p.rps if p.rps else float("inf")
+        p = _median([r[1] for r in rounds])
+        ratios = [a.rps / b.rps for a, b in rounds]
         lines.append(f"| {kind} | {o.rps:,.1f} | {o.p99_ms:,.1f} ms | {p.rps:,.1f} | {p.p99_ms:,.1f} ms | "
-                     f"**{ratio:,.1f}x** | {size:,} / {peer_size:,} |")
+                     f"**{o.rps / p.rps:,.1f}x** ({', '.join(f'{r:.1f}' for r in ratios)}) | {size:,} / {peer_size:,} |")
         if kind.startswith("items"):
-            met = ratio >= 10 and o.p99_ms < p.p99_ms
-            verdicts.append(f"{kind}: {ratio:.1f}x at p99 {o.p99_ms:.0f} vs {p.p99_ms:.0f} ms "
-                            f"({'met' if met else 'NOT met'})")
-        errors = o.errors + p.errors
+            worst = min(ratios)
+            met = worst >= 10 and all(a.p99_ms < b.p99_ms for a, b in rounds)
+            verdicts.append(f"{kind}: {worst:.1f}x in the worse round ({'met' if met else 'NOT met'})")
+        errors = sum(a.errors + b.errors for a, b in rounds)
         if errors:
-            lines.append(f"| ↳ errors (non-2xx or socket) | {o.errors} | | {p.errors} | | | |")
-    lines += ["", "Target (items requests: at least 10x pygeoapi's requests/s at a lower p99): "
+            lines.append(f"| ↳ errors (non-2xx or socket) | {errors} | | | | | |")
+    lines += ["", f"Req/s and p99 are the medians of {ROUNDS} alternating rounds; the ratio column gives the median "
+              "and each round's ratio. Target (items requests: at least 10x pygeoapi's requests/s at a lower p99, "
+              "in every round): "
               + "; ".join(verdicts) + ".", "",
               "Requests used (HarmMap / pygeoapi):", ""]
-    for kind, ours_path, _s, _o, peer_path, _ps, _p in rows:
+    for kind, ours_path, _s, _r, peer_path, _ps in rows:
         lines.append(f"- {kind}: `{ours_path}`" + (f" / `{peer_path}`" if peer_path else ""))
-    lines += ["", "HarmMap answers from PostGIS on every request here (no response cache; wrk sends no "
-              "If-None-Match): pages are chosen from the primary key, only the page's rows are encoded, as "
-              "GeoJSON text built in PostGIS and spliced into the body unparsed. pygeoapi reads rows through "
-              "SQLAlchemy and builds each feature in Python (shapely, pyproj for the CRS)."]
+    lines += ["", "No response is cached (wrk sends no If-None-Match, so no 304s): every HarmMap request reads "
+              "its snapshot, chooses its page from the primary key and builds the properties in PostGIS. What "
+              "is reused is each ward's geometry as GeoJSON text, encoded in PostGIS once per reference load "
+              "and CRS and kept per worker (the 1-second warm-up fills it), then spliced into the body "
+              "unparsed. pygeoapi reads rows through SQLAlchemy and builds each feature in Python (shapely, "
+              "pyproj for the CRS) on every request."]
     return "\n".join(lines)

@@ -257,12 +257,13 @@ class Query:
         return p
 
 
-def bbox_filter(c: Collection) -> sql.Composable:
-    # Transform the box, not the column, so the GiST index on the EPSG:27700 geometry is used. The box
-    # is densified first, so that its edges (straight in its own CRS) stay where they were.
-    return sql.SQL("ST_Intersects({geom}, ST_Transform(ST_Segmentize(ST_MakeEnvelope("
-                   "%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, %(bbox_srid)s), "
-                   "CASE WHEN %(bbox_srid)s = 4326 THEN 0.005 ELSE 500 END), 27700))").format(geom=sql.SQL(c.geom))
+def bbox_filter(c: Collection, srid: int) -> sql.Composable:
+    # Transform the box, not the column, so the GiST index on the EPSG:27700 geometry is used. A box in
+    # degrees is densified first, so that its edges (straight in its own CRS) stay where they were.
+    box = sql.SQL("ST_MakeEnvelope(%(minx)s, %(miny)s, %(maxx)s, %(maxy)s, %(bbox_srid)s)")
+    if srid != 27700:
+        box = sql.SQL("ST_Transform(ST_Segmentize({box}, 0.005), 27700)").format(box=box)
+    return sql.SQL("ST_Intersects({geom}, {box})").format(geom=sql.SQL(c.geom), box=box)
 
 
 def time_filter(c: Collection, q: Query) -> sql.Composable:
@@ -281,7 +282,7 @@ def where(q: Query) -> sql.Composable:
     c = q.collection
     parts: list[sql.Composable] = [sql.SQL(c.where)]
     if q.bbox is not None:
-        parts.append(bbox_filter(c))
+        parts.append(bbox_filter(c, q.bbox_srid))
     if q.start is not None or q.end is not None:
         parts.append(time_filter(c, q))
     for i, name in enumerate(q.equals):
