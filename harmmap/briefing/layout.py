@@ -211,7 +211,7 @@ def _fill_class(c: Canvas, path, bounds: tuple[float, float, float, float], k: i
     c.restoreState()
 
 
-def _label(c: Canvas, x: float, y: float, lines: list[str], *, size: float, bold: bool = False) -> None:
+def label(c: Canvas, x: float, y: float, lines: list[str], *, size: float, bold: bool = False) -> None:
     """Centred text on a white, slightly transparent box: legible over any class when printed grey."""
     font = BOLD if bold else FONT
     width = max(pdfmetrics.stringWidth(t, font, size) for t in lines)
@@ -238,7 +238,7 @@ def _wrap_name(name: str, max_chars: int = 16) -> list[str]:
     return [" ".join(words[:best]), " ".join(words[best:])]
 
 
-def _label_point(geom: BaseGeometry) -> tuple[float, float] | None:
+def label_point(geom: BaseGeometry) -> tuple[float, float] | None:
     polys = sorted(_polygons(geom), key=lambda p: p.area, reverse=True)
     if not polys:
         return None
@@ -314,7 +314,7 @@ def draw_map(c: Canvas, view: MapView, wards: Sequence[MapWard], boroughs: Seque
         # a name needs room: skip slivers of wards cut by the frame edge
         if visible.is_empty or visible.area < 0.2 * w.geom.area and w.code != focus_ward:
             continue
-        at = _label_point(visible)
+        at = label_point(visible)
         if at is None:
             continue
         (px, py), = view.to_page(np.array([at]))
@@ -328,7 +328,7 @@ def draw_map(c: Canvas, view: MapView, wards: Sequence[MapWard], boroughs: Seque
         if not focus and any(px + half > x0 and px - half < x1 and py + tall > y0 and py - tall < y1
                              for x0, y0, x1, y1 in keep_clear):
             continue  # ... and so is one under the locator, north arrow or scale bar
-        _label(c, px, py, lines, size=size, bold=focus)
+        label(c, px, py, lines, size=size, bold=focus)
     c.restoreState()
     c.setStrokeColor(colors.black)
     c.setLineWidth(0.8)
@@ -604,7 +604,7 @@ def cell_style(size: float = 6.6) -> ParagraphStyle:
                                                                 leading=size * 1.2)
 
 
-def _table(data: list[list[Any]], widths: Sequence[float], *, header_rows: int = 1, size: float = 6.6) -> Table:
+def table(data: list[list[Any]], widths: Sequence[float], *, header_rows: int = 1, size: float = 6.6) -> Table:
     head = cell_style(size)
     data = [[P(f"<b>{escape(cell)}</b>", head) if isinstance(cell, str) and i < header_rows else cell for cell in row]
             for i, row in enumerate(data)]

@@ -125,7 +125,7 @@ def figures_table(s: dict[str, Any], width: float, size: float = 6.6) -> tuple[A
                   else ("no weight" if not weight else "–"))
         cells = [escape(f["label"]) + (DAGGER if f["synthetic"] else ""), _this_period(f), rank, _change(f), points]
         data.append([L.P(text, style) for text in cells])
-    return L._table(data, L.scaled((26, 28, 12, 34, 11), width), size=size), any_fake
+    return L.table(data, L.scaled((26, 28, 12, 34, 11), width), size=size), any_fake
 
 
 def targets_table(rows: Sequence[dict[str, Any]], borough_name: str, width: float,
@@ -153,7 +153,7 @@ def targets_table(rows: Sequence[dict[str, Any]], borough_name: str, width: floa
         data.append([L.P(text, style) for text in cells])
     if len(data) == 1:
         data.append([L.P("No targets published for this borough.", style), "", "", "", "", ""])
-    return L._table(data, L.scaled((35, 18, 11, 11, 18, 27), width), size=size), fake
+    return L.table(data, L.scaled((35, 18, 11, 11, 18, 27), width), size=size), fake
 
 
 # --- pages --------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def _wards_table(code: str, rows: Sequence[dict[str, Any]], width: float, *, siz
     fixed = [5 * mm, 0, 10 * mm, 12.5 * mm, 10.5 * mm, 12.5 * mm, 0]
     rest = width - sum(fixed)
     fixed[1], fixed[6] = rest * 0.48, rest * 0.52
-    return L._table(data, fixed, size=size)
+    return L.table(data, fixed, size=size)
 
 
 def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[dict[str, Any]],
@@ -328,11 +328,11 @@ def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[d
     clear = furniture_boxes(view, area)
     for w in wards:  # the borough rank in each of its wards
         if w.code in ranks:
-            at = L._label_point(w.geom)
+            at = L.label_point(w.geom)
             if at is not None:
                 (px, py), = view.to_page(np.array([at]))
                 if not any(x0 - 4 < px < x1 + 4 and y0 - 4 < py < y1 + 4 for x0, y0, x1, y1 in clear):
-                    L._label(c, px, py, [str(ranks[w.code])], size=6.5, bold=True)
+                    L.label(c, px, py, [str(ranks[w.code])], size=6.5, bold=True)
     _map_furniture(c, ctx, view, borough=code, ward=None, focus=area)
     L.draw_legend(c, f.x0, bottom + legend_h - gap, map_w, focus_label=None,
                   hotspot=any(w.hotspot.startswith("hot_") for w in wards), columns=2)
