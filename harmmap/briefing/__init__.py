@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import multiprocessing.util
 import os
 import re
 import time
@@ -164,6 +165,8 @@ def _worker_start(url: str, snapshot_id: str, ctx: Context) -> None:
     conn = db.connect(url)
     begin_snapshot(conn, snapshot_id)
     _worker.update(conn=conn, ctx=ctx)
+    # close it when the pool stops the worker (multiprocessing runs these before the process exits)
+    multiprocessing.util.Finalize(None, conn.close, exitpriority=10)
 
 
 def _worker_page(kind: str, code: str, path: str, plan: BoroughPlan | None) -> str:
