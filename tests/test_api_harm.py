@@ -209,3 +209,21 @@ def test_tilejson_points_at_the_tiles(api):
     assert body["tilejson"] == "3.0.0" and body["tiles"][0].endswith("/api/tiles/{z}/{x}/{y}.mvt?period=2025-Q1")
     assert body["vector_layers"][0]["id"] == "wards" and "score" in body["vector_layers"][0]["fields"]
     assert "OFFICIAL-SENSITIVE" in body["attribution"] and body["synthetic"] is True
+
+
+# --- before any publish (runs last here: the next test that needs the index publishes it again) -------
+
+def test_before_any_publish_the_geography_still_answers_and_the_harm_is_503(api, settings):
+    with db.connect(settings.database_url) as c:
+        c.execute("DELETE FROM harm.current")
+    ids = [c["id"] for c in ok(api.get("/api/collections"))["collections"]]
+    assert "wards" in ids and "boroughs" in ids and "harm-index" not in ids
+    assert "harm index" in bad(api.get("/api/collections/harm-index/items"), 503)
+    bad(api.get("/api/harm/worst"), 503)
+    bad(api.get("/api/collections/indicator-drug_trafficking"), 503)
+    here = ok(api.get("/api/wards/at?x=531000&y=178000"))
+    assert here["wards"]["2022"]["ward_code"] and here["summary"] is None and here["synthetic"] is False
+    tile = api.get("/api/tiles/12/2046/1361.mvt")
+    feats = mapbox_vector_tile.decode(tile.data)["wards"]["features"]
+    assert feats and not any("score" in f["properties"] for f in feats)
+    assert ok(api.get("/api/collections/wards/items?limit=2"))["numberReturned"] == 2

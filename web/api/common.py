@@ -77,10 +77,18 @@ class Snapshot:
 
 @contextmanager
 def snapshot() -> Iterator[Snapshot]:
+    """One read-only REPEATABLE READ transaction. The level is set on the connection, so psycopg opens the
+    transaction with it (``BEGIN ISOLATION LEVEL ...``: no extra round trip), and reset before the
+    connection goes back to the pool, which other blueprints share."""
     with services().pool.connection(timeout=services().settings.db_timeout_s) as conn:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        row = conn.execute(db.query("api_current")).fetchone()
-        yield Snapshot(conn, **row)
+        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
+        try:
+            row = conn.execute(db.query("api_current")).fetchone()
+            yield Snapshot(conn, **row)
+        finally:
+            if not conn.closed:
+                conn.rollback()              # nothing was written; ends the transaction
+                conn.isolation_level, conn.read_only = None, None
 
 
 # --- validators and headers ----------------------------------------------------------------------
