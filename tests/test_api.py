@@ -434,3 +434,17 @@ def test_next_link_queries_keep_the_request_filters(api):
     nxt = parse_qs(urlsplit(rel(body["links"], "next", "application/geo+json")[0]["href"]).query)
     assert nxt["period"] == ["FY2025/26"] and nxt["borough_code"] == ["E09000022"] and nxt["limit"] == ["3"]
     assert nxt["after"] == [body["features"][-1]["id"]]
+
+
+def test_database_down_is_a_503_problem_with_retry_after(settings):
+    from dataclasses import replace
+
+    from web import create_app
+
+    down = create_app(replace(settings, database_url="postgresql://postgres@127.0.0.1:1/harmmap", db_timeout_s=1))
+    try:
+        r = down.test_client().get("/api/collections/wards/items")
+        assert r.status_code == 503 and r.mimetype == "application/problem+json" and r.headers["Retry-After"]
+        assert b"127.0.0.1:1" not in r.data and b"Traceback" not in r.data
+    finally:
+        down.extensions["harmmap"].pool.close()
