@@ -29,7 +29,7 @@ from flask import Blueprint, Response, g, request
 from harmmap import db, periods, reports, scoring
 from harmmap.indicators import BY_SLUG, INDICATORS
 from web import ATTRIBUTION, services
-from web.errors import NotFound, Problem
+from web.errors import NoIndex, NotFound, Problem, report_problems
 
 bp = Blueprint("tasking_data", __name__)
 
@@ -50,10 +50,6 @@ CITY_NOTE = ("The City of London has its own police force (City of London Police
 CSV_COLUMNS = ("rank", "ward_code", "ward_name", "borough_name", "score", "decile", "rank_london", "hotspot",
                "lisa", "top_indicators", "synthetic", "protective_marking")
 MAX_QUERY = 100
-
-
-class NoIndex(Problem):
-    status, title = 503, "Service unavailable"
 
 
 class UnknownWard(NotFound):
@@ -150,14 +146,8 @@ def period_row(conn: psycopg.Connection, pub: Published, args: Mapping[str, str]
         if row is None:
             raise NoIndex(reports.NO_INDEX)
         label = row["period"]
-    try:
+    with report_problems():
         return reports.published_period(conn, label[:40])
-    except periods.PeriodError as e:
-        raise Problem(f"period: {e}") from None
-    except reports.NoIndexPublished as e:
-        raise NoIndex(str(e)) from None
-    except reports.ReportError as e:
-        raise Problem(str(e)) from None
 
 
 def borough_arg(conn: psycopg.Connection, args: Mapping[str, str]) -> tuple[str, str] | None:
