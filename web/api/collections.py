@@ -23,6 +23,7 @@ from datetime import date
 
 from psycopg import sql
 
+from harmmap import periods
 from harmmap.indicators import INDICATORS
 from web.api.common import CRS84, CRSS, EPSG4326, EPSG27700
 from web.errors import Problem
@@ -410,7 +411,6 @@ def parse_filter(c: Collection, name: str, text: str) -> object:
     if len(text) > 100:
         raise Problem(f"{name} is too long (at most 100 characters)")
     if name == "period":       # the same spellings the map and the CLI accept (FY2025-26, 2025Q1...)
-        from harmmap import periods
         try:
             return periods.parse(text).label
         except periods.PeriodError as e:

@@ -23,7 +23,7 @@ from flask import Response, request
 
 from harmmap import db, reports
 from web import ATTRIBUTION, services
-from web.errors import Problem
+from web.errors import NoIndex, Problem
 
 #: Part of every ETag: change it when a response's shape changes, so no client keeps an old body.
 FORMAT = "api-1"
@@ -38,10 +38,6 @@ _CRS_ALIASES = {"crs84": CRS84, "ogc:crs84": CRS84, "[ogc:crs84]": CRS84, "epsg:
 
 SYNTHETIC_NOTE = ("SYNTHETIC: closures, disruptions, PAS results and asset seizures in this demo are synthetic "
                   "(docs/synthetic-data.md); drug offence counts are real MPS open data.")
-
-
-class NoIndex(Problem):
-    status, title = 503, "Service unavailable"
 
 
 class NotAcceptable(Problem):

@@ -24,9 +24,9 @@ from harmmap import db, periods, reports
 from harmmap.indicators import BY_SLUG, INDICATORS
 from web import services
 from web.api import bp
-from web.api.common import CRS84, CRSS, EPSG27700, NoIndex, Snapshot, TooLarge, arg, check_params, crs_uri, \
+from web.api.common import CRS84, CRSS, EPSG27700, Snapshot, TooLarge, arg, check_params, crs_uri, \
     validate, csv_cell, dumps, finish, float_arg, int_arg, json_response, metadata, output_format, snapshot
-from web.errors import NotFound, Problem
+from web.errors import NoIndex, NotFound, Problem, report_problems
 
 MAX_POINTS = 10_000
 MAX_VERTICES = 10_000
@@ -57,14 +57,8 @@ def period_of(snap: Snapshot, label: str | None) -> dict:
         if row is None:
             raise NoIndex(reports.NO_INDEX)
         label = row["period"]
-    try:
+    with report_problems():
         return reports.published_period(snap.conn, label[:40])
-    except periods.PeriodError as e:
-        raise Problem(f"period: {e}") from None
-    except reports.NoIndexPublished as e:
-        raise NoIndex(str(e)) from None
-    except reports.ReportError as e:
-        raise Problem(f"period: {e}") from None
 
 
 def point_args() -> tuple[float, float, int, str]:
@@ -115,12 +109,10 @@ def worst() -> Response:
     with snapshot() as snap:
         period = period_of(snap, arg("period"))
         etag = validate(snap, fmt, synthetic=bool(period["synthetic"]))
-        try:
+        with report_problems():
             result = reports.worst(snap.conn, period["period"], mode=rule, n=n, threshold=threshold,
                                    borough=(arg("borough") or None) and arg("borough")[:60],
                                    contributors=len(INDICATORS))
-        except reports.ReportError as e:
-            raise Problem(str(e)) from None
         p = periods.parse(result.period)
         wards = result.rows["ward_code"].tolist()
         history = snap.conn.execute(db.query("api_score_history"), {
