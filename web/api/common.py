@@ -24,6 +24,7 @@ from flask import Response, request
 from harmmap import db, reports
 from web import ATTRIBUTION, services
 from web.errors import NoIndex, Problem
+from web.tasking_data import plain
 
 #: Part of every ETag: change it when a response's shape changes, so no client keeps an old body.
 FORMAT = "api-1"
@@ -148,19 +149,6 @@ def metadata(synthetic: bool) -> dict[str, Any]:
         out["synthetic_note"] = SYNTHETIC_NOTE
     out["attribution"] = ATTRIBUTION
     return out
-
-
-def plain(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become null, dates ISO strings."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
 
 
 def dumps(body: Any) -> str:
