@@ -51,6 +51,11 @@ class Settings:
     hotspot_seed: int = 2026
     #: Origins whose web pages may read /api from a browser (CORS), comma-separated; "*" for any; empty: none.
     api_cors_origins: str = ""
+    #: Session cookie ``Secure`` flag: "auto" (on in production, off in demo and test, which run on
+    #: http://127.0.0.1), "true" or "false".
+    cookie_secure: str = "auto"
+    #: Hours a browser session lasts from sign-in (one shift); it does not slide.
+    session_hours: float = 8.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +120,10 @@ class Settings:
             raise SettingsError(f"HARMMAP_TARGET_BASELINE: {e}") from e
         if baseline.kind != "fy":
             raise SettingsError(f"HARMMAP_TARGET_BASELINE must be a financial year like FY2023/24, not {self.target_baseline!r}")
+        if self.cookie_secure not in ("auto", "true", "false"):
+            raise SettingsError(f"HARMMAP_COOKIE_SECURE must be auto, true or false, not {self.cookie_secure!r}")
+        if not 0 < self.session_hours <= 24:
+            raise SettingsError("HARMMAP_SESSION_HOURS must be more than 0 and at most 24")
         if not 99 <= self.hotspot_permutations <= 99_999:
             raise SettingsError("HARMMAP_HOTSPOT_PERMUTATIONS must be between 99 and 99999")
 
@@ -126,3 +135,7 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure == "true" or (self.cookie_secure == "auto" and self.is_production)

@@ -248,3 +248,6 @@ fi
 demo_dir=.demo-data/synthetic-seed1
 [[ -f $demo_dir/closures.csv ]] || "$VENV/bin/harmmap" synth --seed 1 --out "$demo_dir"
 "$VENV/bin/harmmap" etl run-all "$demo_dir"
+# One account per role (viewer, sergeant, analyst, admin) and an analyst API key: the password is
+# HARMMAP_DEMO_PASSWORD, the key HARMMAP_DEMO_API_KEY, or each is generated and printed once.
+"$VENV/bin/harmmap" demo-accounts

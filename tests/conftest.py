@@ -11,16 +11,18 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from harmmap import db
+from harmmap import access, accounts as user_accounts, db
 from harmmap.config import REPO_ROOT, Settings
 
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -47,9 +49,85 @@ def database_url(base_settings: Settings) -> Iterator[str]:
         db.ensure_database(url)
         with db.connect(url) as conn:
             db.migrate(conn)
+        make_accounts(url)
         yield url
     finally:
         db.drop_database(url)
+
+
+# --- who the tests are (docs/security.md) --------------------------------------------------------------------
+
+@dataclass
+class Accounts:
+    """One user per role, named after it (as `make demo` makes them), each with a key scoped to that role,
+    plus an analyst key that has expired and one that was revoked."""
+
+    password: str = ""
+    keys: dict = field(default_factory=dict)   # role -> "hm_..." token
+    expired_key: str = ""
+    revoked_key: str = ""
+
+
+ACCOUNTS = Accounts()
+
+
+def make_accounts(url: str) -> Accounts:
+    ACCOUNTS.password = access.new_password()
+    with db.connect(url) as conn:
+        for role in access.ROLES:
+            user_accounts.add_user(conn, role, role, ACCOUNTS.password)
+            ACCOUNTS.keys[role] = user_accounts.create_key(conn, role, role, 30, "tests")[1].token
+        _, expired = user_accounts.create_key(conn, "analyst", "analyst", 1, "tests: expired")
+        conn.execute("UPDATE auth.api_key SET expires_at = now() - interval '1 hour' WHERE key_id = %s",
+                     (expired.key_id,))
+        ACCOUNTS.expired_key = expired.token
+        key, revoked = user_accounts.create_key(conn, "analyst", "analyst", 30, "tests: revoked")
+        user_accounts.revoke_key(conn, key.key_id)
+        ACCOUNTS.revoked_key = revoked.token
+    return ACCOUNTS
+
+
+@pytest.fixture(scope="session")
+def accounts(database_url: str) -> Accounts:
+    return ACCOUNTS
+
+
+class SignedInClient(FlaskClient):
+    """Flask's test client, sending the test admin's real API key unless ``as_role`` says otherwise
+    (``app.test_client(as_role="viewer")``; ``as_role=None``: anonymous). Every app built in the tests
+    uses it, so tests written before access control call routes as before."""
+
+    def __init__(self, *args, as_role: str | None = "admin", environ_base: dict | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base.update(environ_base or {})
+        token = ACCOUNTS.keys.get(as_role) if as_role else None
+        if token:
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+
+Flask.test_client_class = SignedInClient
+
+
+def sign_in(base_url: str, name: str, password: str) -> dict[str, str]:
+    """Sign in through the real form over HTTP; the session cookie, as Playwright's add_cookies takes it."""
+    import re
+    from http.cookiejar import CookieJar
+    from urllib.parse import urlencode
+    from urllib.request import HTTPCookieProcessor, build_opener
+
+    jar = CookieJar()
+    opener = build_opener(HTTPCookieProcessor(jar))
+    with opener.open(base_url + "/login") as r:
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode()).group(1)
+    form = urlencode({"csrf_token": csrf, "name": name, "password": password, "next": "/healthz"}).encode()
+    with opener.open(base_url + "/login", data=form) as r:
+        assert urlsplit(r.url).path == "/healthz", f"sign-in as {name} failed"
+    cookie = next(c for c in jar if c.name in ("harmmap_session", "__Host-harmmap"))
+    return {"name": cookie.name, "value": cookie.value, "url": base_url, "httpOnly": True, "sameSite": "Lax"}
+
+
+#: The live server's admin session cookie, added to every browser context (see ``browser``).
+LIVE_SESSION: list[dict[str, str]] = []
 
 
 @pytest.fixture(scope="session")
@@ -181,7 +259,19 @@ def live_server(app) -> Iterator[str]:
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    # Signed in as a user would be: browsers with the session cookie of a real sign-in, urlopen and GDAL
+    # (subprocesses) with the admin's API key in a header, as an analyst configures them.
+    LIVE_SESSION[:] = [sign_in(base, "admin", ACCOUNTS.password)]
+    import urllib.request
+
+    opener = urllib.request.build_opener()
+    opener.addheaders = [("Authorization", f"Bearer {ACCOUNTS.keys['admin']}")]
+    urllib.request.install_opener(opener)
+    os.environ["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {ACCOUNTS.keys['admin']}"
+    yield base
+    urllib.request.install_opener(None)
+    os.environ.pop("GDAL_HTTP_HEADERS", None)
     server.shutdown()
     server.server_close()
 
@@ -194,8 +284,24 @@ def browser():
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield b
+        yield SignedInBrowser(b)
         b.close()
+
+
+class SignedInBrowser:
+    """The Playwright browser; each new context carries the live server's admin session cookie."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        if LIVE_SESSION:
+            context.add_cookies(LIVE_SESSION)
+        return context
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
 
 
 @pytest.fixture

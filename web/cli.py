@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 
 import click
@@ -26,6 +27,10 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
 
         create_app().run(host=host, port=port, debug=False, use_reloader=True)
         return
+    if not settings.secret_key:
+        # demo/test only (production requires one): one random key shared by this server's workers, so a
+        # session signed by one worker is read by the others; everyone signs in again after a restart.
+        os.environ["HARMMAP_SECRET_KEY"] = secrets.token_hex(32)
     # Each worker builds its own app and pool (no --preload): see docs/architecture.md.
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
             "--access-logfile", "-", "--graceful-timeout", "10", "web:create_app()"]
