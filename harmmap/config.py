@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from harmmap import periods
+from harmmap import disclosure, periods
 from harmmap.indicators import WeightsError, parse_weights
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/harmmap"
@@ -51,6 +51,10 @@ class Settings:
     hotspot_seed: int = 2026
     #: Origins whose web pages may read /api from a browser (CORS), comma-separated; "*" for any; empty: none.
     api_cors_origins: str = ""
+    #: Disclosure control (harmmap/disclosure.py): counts from 1 to this minus 1 are shown as "fewer than N"
+    #: to roles below ``disclosure_exact_role``; 1 turns suppression off.
+    disclosure_min_count: int = 5
+    disclosure_exact_role: str = "analyst"
     #: Session cookie ``Secure`` flag: "auto" (on in production, off in demo and test, which run on
     #: http://127.0.0.1), "true" or "false".
     cookie_secure: str = "auto"
@@ -124,6 +128,8 @@ class Settings:
             raise SettingsError(f"HARMMAP_COOKIE_SECURE must be auto, true or false, not {self.cookie_secure!r}")
         if not 0 < self.session_hours <= 24:
             raise SettingsError("HARMMAP_SESSION_HOURS must be more than 0 and at most 24")
+        if problem := disclosure.check_settings(self.disclosure_min_count, self.disclosure_exact_role):
+            raise SettingsError(problem)
         if not 99 <= self.hotspot_permutations <= 99_999:
             raise SettingsError("HARMMAP_HOTSPOT_PERMUTATIONS must be between 99 and 99999")
 
@@ -131,6 +137,10 @@ class Settings:
     def weights(self) -> dict[str, float]:
         """Harm index weights by indicator slug (only those above 0)."""
         return parse_weights(self.index_weights)
+
+    def disclosure_for(self, role: str | None) -> disclosure.Disclosure:
+        """How figures leave for a request made with ``role`` (None: signed out, the most restricted)."""
+        return disclosure.for_role(role, min_count=self.disclosure_min_count, exact_role=self.disclosure_exact_role)
 
     @property
     def is_production(self) -> bool:

@@ -17,6 +17,7 @@ import pandas as pd
 import psycopg
 
 from harmmap import db, periods, scoring
+from harmmap.disclosure import Disclosure
 from harmmap.indicators import BY_SLUG, INDICATORS
 
 #: The rules ``worst`` accepts (harmmap.scoring.worst_affected).
@@ -90,12 +91,14 @@ def published_period(conn: psycopg.Connection, label: str) -> dict:
 
 
 def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int | None = 20,
-          threshold: float | None = None, borough: str | None = None, contributors: int = 3) -> Worst:
+          threshold: float | None = None, borough: str | None = None, contributors: int = 3,
+          disclosure: Disclosure | None = None) -> Worst:
     """The worst-affected wards of a published period, with the indicators that put them there.
 
     ``n`` is used only by ``top_n`` and ``threshold`` only by ``threshold``, so a caller may pass its
     defaults whatever the rule. Ranks and deciles in ``rows`` are within the scope (London, or the
-    borough); ``rank_london`` stays the London rank.
+    borough); ``rank_london`` stays the London rank. With a ``disclosure`` that suppresses, an indicator
+    whose count is suppressed for a ward is not among that ward's top indicators (its points would rank it).
     """
     if mode not in WORST_RULES:
         raise ReportError(f"rule must be one of {', '.join(WORST_RULES)}, not {mode!r}")
@@ -124,6 +127,8 @@ def worst(conn: psycopg.Connection, period: str, *, mode: str = "top_n", n: int 
     contrib.sort(key=lambda r: (r["ward_code"], -r["contribution"], order.get(r["indicator"], len(order))))
     tops: dict[str, list[tuple[str, float]]] = {}
     for r in contrib:
+        if disclosure is not None and disclosure.small_count(r["indicator"], r["value"]):
+            continue
         if len(tops.setdefault(r["ward_code"], [])) < contributors and r["contribution"] > 0:
             tops[r["ward_code"]].append((r["indicator"], float(r["contribution"])))
     chosen = chosen.assign(

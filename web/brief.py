@@ -19,7 +19,7 @@ from flask import Blueprint, Response, g, redirect, request, url_for
 
 from harmmap import briefing, reports
 from harmmap.briefing import Context
-from web import services
+from web import disclosure, services
 from web.errors import NotFound, report_problems
 
 bp = Blueprint("brief", __name__)
@@ -45,7 +45,7 @@ def _snapshot() -> Iterator[tuple[psycopg.Connection, Context]]:
     period = (request.args.get("period") or "").strip()[:40] or None
     with services().pool.connection() as conn:
         with report_problems():
-            ctx = briefing.open_context(conn, services().settings, period)
+            ctx = briefing.open_context(conn, services().settings, period, disclosure=disclosure.current())
         yield conn, ctx
 
 

@@ -23,7 +23,7 @@ from jinja2 import Template
 
 from harmmap import db
 from harmmap.domain import CURRENT_VINTAGE, SIMPLIFY_TOLERANCES_M, VINTAGES, tolerance_for_zoom
-from web import services, tasking_data
+from web import disclosure, services, tasking_data
 from web.errors import NotFound, Problem
 
 bp = Blueprint("map", __name__)
@@ -213,7 +213,7 @@ def first_view(args: MultiDict) -> dict[str, Any]:
     try:
         with tasking_data.snapshot() as (conn, pub):
             key = ("first_view", pub.version, pub.published_at, pub.geo_batch, svc.settings.protective_marking,
-                   tuple(sorted(args.items(multi=True))))
+                   disclosure.current().key, tuple(sorted(args.items(multi=True))))
             with svc.cache_lock:
                 hit = svc.cache.get(key)
             if hit is not None:

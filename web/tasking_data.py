@@ -28,7 +28,7 @@ from flask import Blueprint, Response, g, request
 
 from harmmap import db, periods, reports, scoring
 from harmmap.indicators import BY_SLUG, INDICATORS
-from web import ATTRIBUTION, services
+from web import ATTRIBUTION, disclosure, services
 from web.errors import NoIndex, NotFound, Problem, report_problems
 
 bp = Blueprint("tasking_data", __name__)
@@ -40,6 +40,9 @@ HARM_INDEX = "harm_index"
 
 #: ColorBrewer YlOrRd, 5 classes, worst first (colour-blind safe, prints in greyscale in order).
 YLORRD = ("#bd0026", "#f03b20", "#fd8d3c", "#fecc5c", "#ffffb2")
+#: The class of wards whose count is shown as "fewer than 5" (harmmap/disclosure.py): a light purple, off the
+#: YlOrRd ramp, because its rate is not known to the reader and may sit in any class.
+SUPPRESSED_COLOR = "#cbc9e2"
 #: The harm index legend: decile groups in words a tasking officer reads, worst first.
 DECILE_GROUPS = (("Worst 10%", (1,)), ("10–20%", (2,)), ("20–40%", (3, 4)), ("40–70%", (5, 6, 7)),
                  ("Least harm 30%", (8, 9, 10)))
@@ -88,7 +91,7 @@ def snapshot(*, need_index: bool = True) -> Iterator[tuple[psycopg.Connection, P
 def etag_for(pub: Published) -> str:
     args = sorted((k, v) for k, values in request.args.lists() for v in values)
     key = [FORMAT, pub.version, pub.published_at.isoformat() if pub.published_at else None, pub.geo_batch,
-           services().settings.protective_marking, request.path, args]
+           services().settings.protective_marking, disclosure.current().key, request.path, args]
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
 
 
@@ -370,6 +373,8 @@ def values_body(conn: psycopg.Connection, pub: Published, args: Mapping[str, str
     rows = conn.execute(db.query("map_values"),
                         {"version": pub.version, "period": period["period"], "indicator": layer}).fetchall()
     in_scope = [borough is None or r["borough_code"] == borough[0] for r in rows]
+    disc = disclosure.current()
+    small = np.zeros(len(rows), dtype=bool)
     wards: dict[str, dict[str, Any]] = {}
     if layer == HARM_INDEX:
         label, unit, kind, higher_is_worse = "Harm index", "score 0-100", "index", True
@@ -387,6 +392,10 @@ def values_body(conn: psycopg.Connection, pub: Published, args: Mapping[str, str
         label, unit, kind, higher_is_worse = ind.label, reports.UNITS[ind.kind], ind.kind, ind.harm_direction > 0
         column = "eb_pct" if ind.kind == "survey" else "rate_per_1000"
         x = np.array([np.nan if r[column] is None else float(r[column]) for r in rows])
+        # Wards whose count is suppressed have no rate, rank or class of their own for this reader: the
+        # ranks and classes are those of the wards shown exactly (harmmap/disclosure.py).
+        small = np.array([disc.small_count(layer, r["value"]) for r in rows], dtype=bool)
+        x = np.where(small, np.nan, x)
         v = [_num(a) for a in x]
         # As for the index: London-wide, or within the borough (ranks, classes; the rest keep v only).
         scoped = np.where(in_scope, x, np.nan)
@@ -397,11 +406,19 @@ def values_body(conn: psycopg.Connection, pub: Published, args: Mapping[str, str
         dec = [_int(a) for a in d_scope]
         classes, groups = quantile_classes(scoped, kind=ind.kind, higher_is_worse=higher_is_worse)
         k = [int(gk) if gk >= 0 else None for gk in groups]
+        hidden = small & np.asarray(in_scope, dtype=bool)
+        if hidden.any():
+            classes.append({"label": disc.text, "color": SUPPRESSED_COLOR, "min": None, "max": None,
+                            "count": int(hidden.sum()), "suppressed": True})
+            for i in np.flatnonzero(hidden):
+                k[i] = len(classes) - 1
     layer_synthetic = bool(period["synthetic"]) if layer == HARM_INDEX \
         else bool((pub.indicators or {}).get(layer, {}).get("synthetic"))
     for i, r in enumerate(rows):
         wards[r["ward_code"]] = {"v": None if v[i] is None else round(v[i], 4), "k": k[i], "rank": _int(rank[i]),
                                  "decile": _int(dec[i]), "hotspot": r["hotspot"], "lisa": r["lisa"]}
+        if small[i]:
+            wards[r["ward_code"]]["suppressed"] = disc.text
     body = {
         "marking": services().settings.protective_marking,
         "version": pub.version,
@@ -420,6 +437,7 @@ def values_body(conn: psycopg.Connection, pub: Published, args: Mapping[str, str
         "n_ranked": n_ranked,
         "classes": classes,
         "layers_available": available,
+        "disclosure": disc.describe(),
         "wards": wards,
     }
     if borough and borough[0] == "E09000001":
@@ -435,7 +453,7 @@ def _worst_result(conn: psycopg.Connection, pub: Published, args: Mapping[str, s
     borough = borough_arg(conn, args)
     try:
         return reports.worst(conn, period["period"], mode=rule, n=n, threshold=threshold,
-                             borough=borough[0] if borough else None)
+                             borough=borough[0] if borough else None, disclosure=disclosure.current())
     except reports.ReportError as e:
         raise Problem(str(e)) from None
 
@@ -486,6 +504,7 @@ def worst_body(conn: psycopg.Connection, pub: Published, args: Mapping[str, str]
         "weights": {k: round(w, 4) for k, w in result.weights.items()},
         "dropped": result.dropped,
         "synthetic_indicators": result.synthetic_indicators,
+        "disclosure": disclosure.current().describe(),
         "rows": _worst_rows(result),
     }
     if result.borough_code == "E09000001":
@@ -540,6 +559,8 @@ def ward_json(ward_code: str) -> Response:
             return hit
         period = period_row(conn, pub)
         summary = reports.ward_summary(conn, period, code, pub.version)
+    if summary is not None:
+        summary = disclosure.current().ward_summary(summary)
     if summary is None:
         raise UnknownWard(f"{ward_code[:20]!r} is not a 2022 London ward code (E05 followed by 6 digits; "
                           "search by name at /map/search?q=...)")

@@ -30,6 +30,7 @@ from harmmap import db, reports
 from harmmap.briefing import data, layout, pages
 from harmmap.briefing.data import BriefingError, Context, UnknownWard, begin_snapshot, load_context
 from harmmap.config import Settings
+from harmmap.disclosure import Disclosure
 
 __all__ = ["BriefingError", "UnknownWard", "Context", "begin_snapshot", "load_context", "open_context",
            "ward_pdf", "borough_pdf", "write_borough", "BatchResult"]
@@ -42,10 +43,12 @@ def now() -> datetime:
 
 
 def open_context(conn: psycopg.Connection, settings: Settings, period: str | None,
-                 snapshot_id: str | None = None) -> Context:
-    """Begin the read snapshot on ``conn`` and read what every page shares."""
+                 snapshot_id: str | None = None, *, disclosure: Disclosure | None = None) -> Context:
+    """Begin the read snapshot on ``conn`` and read what every page shares. Without ``disclosure`` the
+    pages are for their readers, sergeants (``settings.disclosure_for("sergeant")``: suppressed by default)."""
     begin_snapshot(conn, snapshot_id)
-    return load_context(conn, marking=settings.protective_marking, period=period, produced_at=now())
+    return load_context(conn, marking=settings.protective_marking, period=period, produced_at=now(),
+                        disclosure=disclosure or settings.disclosure_for("sergeant"))
 
 
 def _canvas(buffer: io.BytesIO | str, ctx: Context, title: str) -> Canvas:
@@ -183,14 +186,15 @@ def _worker_page(kind: str, code: str, path: str, plan: BoroughPlan | None) -> s
 
 def write_borough(settings: Settings, borough: str, period: str | None, out_dir: Path, *,
                   workers: int | None = None,
-                  progress: Callable[[int, int, str], None] = lambda done, total, name: None) -> BatchResult:
+                  progress: Callable[[int, int, str], None] = lambda done, total, name: None,
+                  disclosure: Disclosure | None = None) -> BatchResult:
     """Write a borough's overview and one PDF per ward into ``out_dir``, ``workers`` processes at a time
     (default: every core). Each worker has its own connection on the parent's exported snapshot."""
     started = time.perf_counter()
     workers = max(1, workers or os.cpu_count() or 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     with db.connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
-        ctx = open_context(conn, settings, period)
+        ctx = open_context(conn, settings, period, disclosure=disclosure)
         snapshot_id = conn.execute("SELECT pg_export_snapshot() AS id").fetchone()["id"]
         plan = plan_borough(conn, ctx, borough)
         stem = f"{slug(plan.name)}_{ctx.label.replace('/', '-')}"

@@ -18,19 +18,26 @@ from harmmap import periods, reports
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the PDFs (made if missing).")
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: every core).")
+@click.option("--exact", is_flag=True,
+              help="Exact small counts (as an analyst sees them) instead of \"fewer than 5\" (as sergeants do).")
 def brief(borough: str | None, ward_code: str | None, period: str | None, out_dir: Path,
-          workers: int | None) -> None:
-    """Printable A4 briefing PDFs for Safer Neighbourhood Teams."""
+          workers: int | None, exact: bool) -> None:
+    """Printable A4 briefing PDFs for Safer Neighbourhood Teams.
+
+    The PDFs are for sergeants, so small counts read "fewer than 5" as they do on /brief
+    (HARMMAP_DISCLOSURE_*); --exact is for whoever runs this on the server, who can read the database anyway.
+    """
     from harmmap import briefing, db
     from harmmap.config import Settings
 
     if bool(borough) == bool(ward_code):
         raise click.UsageError("give either --borough or --ward")
     settings = Settings.from_env()
+    disclosure = settings.disclosure_for("admin" if exact else "sergeant")
     if ward_code:
         out_dir.mkdir(parents=True, exist_ok=True)
         with db.connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
-            ctx = briefing.open_context(conn, settings, period)
+            ctx = briefing.open_context(conn, settings, period, disclosure=disclosure)
             pdf = briefing.ward_pdf(conn, ctx, ward_code)
         path = out_dir / f"{ward_code.strip().upper()}_{ctx.label.replace('/', '-')}.pdf"
         path.write_bytes(pdf)
@@ -47,7 +54,8 @@ def brief(borough: str | None, ward_code: str | None, period: str | None, out_di
         bar[0].update(1, name)
 
     try:
-        result = briefing.write_borough(settings, borough or "", period, out_dir, workers=workers, progress=progress)
+        result = briefing.write_borough(settings, borough or "", period, out_dir, workers=workers, progress=progress,
+                                        disclosure=disclosure)
     finally:
         if bar:
             bar[0].__exit__(None, None, None)

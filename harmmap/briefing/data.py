@@ -17,6 +17,7 @@ from psycopg import sql
 from shapely.geometry.base import BaseGeometry
 
 from harmmap import db, periods, reports
+from harmmap.disclosure import Disclosure
 
 #: Tolerance of the locator inset's borough outlines (metres): invisible at its ~1:1,000,000.
 LOCATOR_TOLERANCE_M = 150.0
@@ -57,6 +58,8 @@ class Context:
     synthetic_indicators: list[str] = field(default_factory=list)
     #: Borough outlines drawn on the maps (the union of their wards), read once per process and run.
     outlines: dict[str, Area] = field(default_factory=dict)
+    #: Who the figures are for (harmmap/disclosure.py): small counts read "fewer than 5" unless exact.
+    disclosure: Disclosure = field(default_factory=Disclosure)
 
     @property
     def label(self) -> str:
@@ -95,7 +98,7 @@ def begin_snapshot(conn: psycopg.Connection, snapshot_id: str | None = None) -> 
 
 
 def load_context(conn: psycopg.Connection, *, marking: str, period: str | None,
-                 produced_at: datetime) -> Context:
+                 produced_at: datetime, disclosure: Disclosure | None = None) -> Context:
     """The requested published period (or the map's default one) and what every page needs with it.
 
     Call inside ``begin_snapshot``. Raises ``reports.NoIndexPublished``, ``reports.UnknownPeriod`` or
@@ -120,7 +123,7 @@ def load_context(conn: psycopg.Connection, *, marking: str, period: str | None,
     return Context(marking=marking, produced_at=produced_at, version=int(meta["version"]),
                    published_at=cur["published_at"], period=meta,
                    boundary_note=vintage.get("boundary_note") or "", boroughs=boroughs,
-                   weights=weights, synthetic_indicators=fake)
+                   weights=weights, synthetic_indicators=fake, disclosure=disclosure or Disclosure())
 
 
 def extent(conn: psycopg.Connection, *, ward: str | None = None,
@@ -163,7 +166,7 @@ def ward_summary(conn: psycopg.Connection, ctx: Context, ward_code: str) -> dict
     summary = reports.ward_summary(conn, ctx.period, code, ctx.version)
     if summary is None:
         raise UnknownWard(f"{ward_code[:20]!r} is not a 2022 London ward code (E05...)")
-    return summary
+    return ctx.disclosure.ward_summary(summary)
 
 
 def targets(conn: psycopg.Connection, ctx: Context, borough_code: str) -> list[dict[str, Any]]:
@@ -181,4 +184,4 @@ def area_figures(conn: psycopg.Connection, ctx: Context, borough_code: str) -> d
 
 def borough_wards(conn: psycopg.Connection, ctx: Context, borough: str) -> reports.Worst:
     """Every ranked ward of the borough, worst first, with the indicators that put each there."""
-    return reports.worst(conn, ctx.label, mode="top_n", n=10_000, borough=borough)
+    return reports.worst(conn, ctx.label, mode="top_n", n=10_000, borough=borough, disclosure=ctx.disclosure)

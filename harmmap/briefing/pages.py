@@ -62,6 +62,8 @@ def _this_period(f: dict[str, Any]) -> str:
             text += f" raw {f['pct']:.1f}% of {f['respondents']}"
         return text
     value, rate = f["value"], f["rate_per_1000"]
+    if f.get("suppressed"):
+        return f"<b>{escape(f['suppressed'])}</b>"
     if f["kind"] == "value":
         head = _money(value) if value is not None else "–"
         return f"<b>{head}</b>" + (f" · {_money(rate)} per 1,000" if rate is not None else "")
@@ -71,6 +73,9 @@ def _this_period(f: dict[str, Any]) -> str:
 
 def _change(f: dict[str, Any]) -> str:
     prev, change = f["prev_value"], f["prev_change"]
+    if f["available"] and (f.get("suppressed") or f.get("prev_suppressed")):
+        before = f.get("prev_suppressed") or (f"{prev:,.0f}" if prev is not None else "–")
+        return f"from {escape(before)}: {_significance(f['prev_trend'], None)}"
     if not f["available"] or prev is None:
         return "–"
     if f["kind"] == "survey":
@@ -122,7 +127,7 @@ def figures_table(s: dict[str, Any], width: float, size: float = 6.6) -> tuple[A
         weight = s["weights"].get(f["indicator"], 0)
         rank = f"{f['rank_london']} of {f['n_london']}" if f["rank_london"] is not None else "–"
         points = (f"{f['contribution']:.1f} of {weight * 100:.0f}" if f["contribution"] is not None
-                  else ("no weight" if not weight else "–"))
+                  else ("no weight" if not weight else "withheld" if f.get("suppressed") else "–"))
         cells = [escape(f["label"]) + (DAGGER if f["synthetic"] else ""), _this_period(f), rank, _change(f), points]
         data.append([L.P(text, style) for text in cells])
     return L.table(data, L.scaled((26, 28, 12, 34, 11), width), size=size), any_fake

@@ -22,7 +22,7 @@ import psycopg
 from flask import Response, request
 
 from harmmap import db, reports
-from web import ATTRIBUTION, services
+from web import ATTRIBUTION, disclosure, services
 from web.errors import NoIndex, Problem
 from web.tasking_data import plain
 
@@ -93,7 +93,8 @@ def snapshot() -> Iterator[Snapshot]:
 def etag_for(snap: Snapshot, *extra: Any) -> str:
     args = sorted((k, v) for k, values in request.args.lists() for v in values)
     key = [FORMAT, snap.version, snap.published_at.isoformat() if snap.published_at else None, snap.geo_batch,
-           services().settings.protective_marking, request.path, args, [str(x) for x in extra]]
+           services().settings.protective_marking, disclosure.current().key, request.path, args,
+           [str(x) for x in extra]]
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
 
 

@@ -22,7 +22,7 @@ from flask import Response, request
 
 from harmmap import db, periods, reports
 from harmmap.indicators import BY_SLUG, INDICATORS
-from web import services
+from web import disclosure, services
 from web.api import bp
 from web.api.common import CRS84, CRSS, EPSG27700, Snapshot, TooLarge, arg, check_params, crs_uri, \
     validate, csv_cell, dumps, finish, float_arg, int_arg, json_response, metadata, output_format, snapshot
@@ -112,7 +112,7 @@ def worst() -> Response:
         with report_problems():
             result = reports.worst(snap.conn, period["period"], mode=rule, n=n, threshold=threshold,
                                    borough=(arg("borough") or None) and arg("borough")[:60],
-                                   contributors=len(INDICATORS))
+                                   contributors=len(INDICATORS), disclosure=disclosure.current())
         p = periods.parse(result.period)
         wards = result.rows["ward_code"].tolist()
         history = snap.conn.execute(db.query("api_score_history"), {
@@ -180,7 +180,7 @@ def ward(code: str) -> Response:
         summary = reports.ward_summary(snap.conn, period, code[:12], snap.version)
     if summary is None:
         raise UnknownWard(f"{code[:12]!r} is not a 2022 London ward code (E05...)")
-    body = {**metadata(bool(period["synthetic"])), **summary}
+    body = {**metadata(bool(period["synthetic"])), **disclosure.current().ward_summary(summary)}
     body["synthetic"] = bool(period["synthetic"])
     return json_response(body, snap, etag, synthetic=bool(period["synthetic"]))
 
@@ -206,6 +206,7 @@ def ward_at() -> Response:
             raise NoWardHere(f"the point ({x}, {y}) in {crs} is in no London ward")
         summary = reports.ward_summary(snap.conn, period, r["ward_code"], snap.version) \
             if period and r["ward_code"] else None
+        summary = summary and disclosure.current().ward_summary(summary)
     body = {
         **metadata(synthetic),
         "point": {"x": x, "y": y, "crs": crs, "easting": r["easting"], "northing": r["northing"]},

@@ -3,7 +3,7 @@
 SELECT w.ward_code, w.borough_code, w.city_of_london,
        i.score, i.rank_london, i.decile_london, i.rank_borough, i.decile_borough,
        coalesce(i.hotspot, 'no_data') AS hotspot, coalesce(i.lisa_cluster, 'no_data') AS lisa,
-       wi.rate_per_1000, wi.eb_pct
+       wi.value, wi.rate_per_1000, wi.eb_pct
 FROM geo.ward w
 LEFT JOIN harm.current_ward_index i
        ON i.version = %(version)s AND i.period = %(period)s AND i.ward_code = w.ward_code

@@ -126,7 +126,9 @@
 
   function indicatorFigures(ind) {
     var lines = [];
-    if (ind.kind === "survey") {
+    if (ind.suppressed) {  // a count from 1 to 4 for this reader's role (harmmap/disclosure.py)
+      lines.push('<strong class="hm-suppressed">' + esc(ind.suppressed) + "</strong> · rate withheld");
+    } else if (ind.kind === "survey") {
       var eb = U.isNum(ind.eb_pct) ? ind.eb_pct : null;
       if (eb !== null) {
         lines.push("<strong>" + U.num(eb, 0) + "%</strong> agree (95% interval " + U.num(ind.eb_lo, 0) + "–" +
@@ -200,7 +202,13 @@
         h.push('<tr><th scope="row">' + esc(c.label || c.indicator) + '</th><td class="bar"><span style="width:' +
           w.toFixed(1) + '%"></span></td><td class="pts">' + U.num(c.points, 1) + "</td></tr>");
       });
-      h.push("</tbody></table></section>");
+      h.push("</tbody></table>");
+      var withheld = (d.contributions || []).filter(function (c) { return c.suppressed; });
+      if (withheld.length) {
+        h.push('<p class="hm-muted">Points withheld (' + esc(withheld[0].suppressed) + "): " +
+          esc(withheld.map(function (c) { return c.label || c.indicator; }).join(", ")) + ".</p>");
+      }
+      h.push("</section>");
     }
 
     // Trend over the months
@@ -212,7 +220,13 @@
     if (months.length) {
       h.push('<section aria-labelledby="hm-trend-h"><h3 id="hm-trend-h">' + esc(seriesLabel) + " by month</h3>");
       h.push(trendChart(months, series || [], { label: seriesLabel, band: [period.first_month, period.last_month] }));
-      h.push('<p class="hm-muted hm-chart-key"><span class="hm-key-band"></span> ' + esc(period.title || "chosen period") + "</p></section>");
+      h.push('<p class="hm-muted hm-chart-key"><span class="hm-key-band"></span> ' + esc(period.title || "chosen period") + "</p>");
+      var gaps = series !== trend.score && trend.suppressed && trend.suppressed[ctx.layer];
+      if (gaps && gaps.length) {
+        h.push('<p class="hm-muted">' + gaps.length + " month" + (gaps.length > 1 ? "s" : "") + " with " +
+          esc(trend.suppressed_text || "fewer than 5") + " left blank.</p>");
+      }
+      h.push("</section>");
     }
 
     // Every indicator
@@ -220,7 +234,9 @@
     if (inds.length) {
       h.push('<section aria-labelledby="hm-ind-h"><h3 id="hm-ind-h">Indicators</h3><ul class="hm-inds">');
       inds.forEach(function (ind) {
-        var change = changeText(ind.kind, ind.prev_change, ind.prev_p, ind.prev_trend);
+        var change = ind.suppressed || ind.prev_suppressed
+          ? "from " + (ind.prev_suppressed || U.num(ind.prev_value, 0)) + (ind.prev_trend ? " (" + ind.prev_trend.replace("_", " ") + ")" : "")
+          : changeText(ind.kind, ind.prev_change, ind.prev_p, ind.prev_trend);
         var cls = ind.prev_trend === "up" ? "up" : ind.prev_trend === "down" ? "down" : "flat";
         h.push('<li class="hm-ind" data-indicator="' + esc(ind.indicator) + '"><div class="hm-ind-head"><span class="hm-ind-name">' +
           esc(ind.label || ind.indicator) + "</span>" + (ind.synthetic ? ' <span class="hm-tag-synthetic">synthetic</span>' : "") +
@@ -234,7 +250,8 @@
           (U.isNum(ind.n_london) ? " of " + ind.n_london : "") + " in London · " : "") +
           '<span class="hm-change ' + cls + '">vs ' + esc(PREVIOUS[period.kind] || "previous period") + ": " + esc(change) + "</span></div>");
         if ((period.kind === "month" || period.kind === "quarter") && ind.yoy_trend) {
-          h.push('<div class="hm-ind-fig hm-muted">vs a year before: ' + esc(changeText(ind.kind, ind.yoy_change, ind.yoy_p, ind.yoy_trend)) + "</div>");
+          h.push('<div class="hm-ind-fig hm-muted">vs a year before: ' + esc(ind.suppressed || ind.yoy_suppressed ? ind.yoy_trend.replace("_", " ")
+            : changeText(ind.kind, ind.yoy_change, ind.yoy_p, ind.yoy_trend)) + "</div>");
         }
         h.push("</li>");
       });
