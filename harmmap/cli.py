@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import click
 
 from harmmap import db
 from harmmap.config import Settings, SettingsError
+from harmmap.db import backup
 
-EXPECTED_ERRORS = (db.DatabaseUnavailable, db.MigrationError, SettingsError)  # NotMigrated is a DatabaseUnavailable
+EXPECTED_ERRORS = (db.DatabaseUnavailable, db.MigrationError, SettingsError, backup.BackupError)  # NotMigrated is a DatabaseUnavailable
 
 
 class HarmMapGroup(click.Group):
@@ -67,7 +69,7 @@ def main() -> None:
 
 @main.group("db")
 def db_group() -> None:
-    """Database: create, migrate, status."""
+    """Database: create, migrate, status, backup, restore."""
 
 
 @db_group.command("init")
@@ -103,3 +105,24 @@ def db_status(ctx: click.Context) -> None:
             flag = " (APPROXIMATE boundaries)" if r["approximate"] else ""
             click.echo(f"wards {r['vintage']}: {r['ward_count']} ({r['label']}){flag}")
 
+
+
+@db_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_backup(ctx: click.Context, file: Path) -> None:
+    """Write the whole database to FILE with pg_dump (custom format)."""
+    settings = settings_from(ctx)
+    done = backup.backup(settings.database_url, file, timeout_s=settings.db_timeout_s)
+    click.echo(f"backup of {db.describe(settings.database_url)} written to {done.path} "
+               f"({done.bytes / 1e6:.1f} MB in {done.seconds:.1f} s)")
+
+
+@db_group.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_restore(ctx: click.Context, file: Path) -> None:
+    """Replace the database's contents with FILE (from `harmmap db backup`), in one transaction."""
+    settings = settings_from(ctx)
+    done = backup.restore(settings.database_url, file, timeout_s=settings.db_timeout_s)
+    click.echo(f"restored {done.path} into {db.describe(settings.database_url)} in {done.seconds:.1f} s")

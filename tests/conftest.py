@@ -182,9 +182,13 @@ def demo_index_built(settings: Settings, geo_loaded: dict, tmp_path_factory) -> 
 def demo_index(demo_index_built: DemoIndex) -> DemoIndex:
     """The demo index as the published one. Other tests (ETL jobs republish after loading, index tests
     publish) may have replaced it since: then it is written again (one transaction, ~10 s)."""
+    return publish_demo_index(demo_index_built)
+
+
+def publish_demo_index(built: DemoIndex) -> DemoIndex:
+    """Write ``built`` as the published index unless it already is (for module-scoped fixtures)."""
     from etl import index
 
-    built = demo_index_built
     with db.connect(built.settings.database_url) as conn:
         row = conn.execute("SELECT version FROM harm.current").fetchone()
         if row is None or row["version"] != built.version:
