@@ -83,6 +83,12 @@ def _marking() -> str | None:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _no_nul() -> None:
+        # PostgreSQL text cannot hold NUL (psycopg would raise DataError, a 500): refuse it before any query
+        if "\x00" in request.path or any("\x00" in v for vs in request.args.listvalues() for v in vs):
+            raise Problem("the request contains a NUL character (%00), which no path or parameter accepts")
+
     @app.errorhandler(Problem)
     def _problem(e: Problem) -> Response:
         return problem(e.status, e.title, e.detail)

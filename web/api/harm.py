@@ -32,6 +32,9 @@ MAX_POINTS = 10_000
 MAX_VERTICES = 10_000
 MAX_AREA_KM2 = 2_000.0          # London is about 1,572 km²
 MAX_RADIUS_M = 10_000.0
+#: Where EPSG:27700 is defined (its area of use), in lon/lat degrees and in its own metres.
+GB_LONLAT = (-9.0, 49.75, 2.0, 61.0)
+GB_METRES = (0.0, 0.0, 700_000.0, 1_300_000.0)
 #: Indicators shared out by area: counts and pounds (a survey percentage cannot be split by area).
 APPORTIONED = tuple(i.slug for i in INDICATORS if i.kind in ("count", "value"))
 APPORTION_NOTE = ("Counts are shared out by area: a ward's count times the share of the ward's area inside the "
@@ -40,6 +43,10 @@ APPORTION_NOTE = ("Counts are shared out by area: a ward's count times the share
 
 class UnknownWard(NotFound):
     title = "Unknown ward"
+
+
+class UnsupportedMediaType(Problem):
+    status, title = 415, "Unsupported media type"
 
 
 class NoWardHere(NotFound):
@@ -234,7 +241,13 @@ def _ward_entry(code: str | None, name: str | None, borough_code: str | None = N
 def _json_body(members: tuple[str, ...]) -> tuple[dict[str, Any], str | None]:
     """The posted JSON object, checked to hold only ``members``, and its ``period`` (a string or None)."""
     check_params(())
-    body = request.get_json(silent=True)
+    if not request.is_json:
+        raise UnsupportedMediaType(f"the request body must be JSON, sent as Content-Type: application/json "
+                                   f"(not {request.mimetype or 'none'!r})"[:160])
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes
+        raise Problem("the request body is nested too deeply to be a point list or a polygon") from None
     if not isinstance(body, dict):
         raise Problem("the request body must be a JSON object (Content-Type: application/json)")
     unknown = set(body) - set(members)
@@ -363,6 +376,12 @@ def _polygon(body: dict[str, Any]) -> tuple[bytes, int, str]:
     if srid == 4326 and not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise Problem("the polygon's coordinates are not lon/lat degrees: for eastings and northings say "
                       "\"crs\": \"EPSG:27700\"")
+    # Outside the British National Grid's area the transform to EPSG:27700 degenerates (a whole-Earth
+    # polygon has an area of 0 there), so the area limit below would not hold: refuse such polygons here.
+    grid = GB_LONLAT if srid == 4326 else GB_METRES
+    if not (grid[0] <= minx and grid[1] <= miny and maxx <= grid[2] and maxy <= grid[3]):
+        raise Problem(f"the polygon reaches outside Great Britain ({grid[0]} to {grid[2]}, {grid[1]} to {grid[3]} "
+                      f"in {crs}); HarmMap covers London")
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
         geom = shapely.union_all([g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")])
@@ -380,7 +399,7 @@ def wards_within() -> Response:
         period = period_of(snap, label)
         area_km2 = snap.conn.execute("SELECT ST_Area(ST_Transform(ST_SetSRID(ST_GeomFromWKB(%(w)s), %(s)s), 27700)) "
                                      "/ 1e6 AS km2", {"w": wkb, "s": srid}).fetchone()["km2"]
-        if area_km2 > MAX_AREA_KM2:
+        if not area_km2 <= MAX_AREA_KM2:  # NaN too
             raise TooLarge(f"the polygon covers {area_km2:,.0f} km²; at most {MAX_AREA_KM2:,.0f} km² (London is "
                            "about 1,572 km²)")
         out = _area_response(snap, period, {"wkb": wkb, "srid": srid, "x": None, "y": None, "radius_m": None},

@@ -122,6 +122,7 @@ def _responses(ok: dict[str, Any], *, conditional: bool = True) -> dict[str, Any
         ("400", "A bad parameter; the detail says which and why."), ("404", "No such resource."),
         ("406", "No representation matches the Accept header."),
         ("413", "Too many points, too large a polygon, or too large a body."),
+        ("415", "A request body that is not Content-Type: application/json."),
         ("500", "An error on our side (logged; no internals are shown)."),
         ("503", "The database is unavailable or no index is published yet."))})
     return out
