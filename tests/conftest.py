@@ -299,6 +299,9 @@ class SignedInBrowser:
         self._browser = browser
 
     def new_context(self, **kwargs):
+        # Playwright evaluates string predicates (wait_for_function) with eval in the page, which HarmMap's
+        # Content-Security-Policy forbids; test_access.py opens every kind of page with the policy enforced.
+        kwargs.setdefault("bypass_csp", True)
         context = self._browser.new_context(**kwargs)
         if LIVE_SESSION:
             context.add_cookies(LIVE_SESSION)

@@ -478,3 +478,44 @@ def test_sign_in_page_and_map_in_chromium_with_no_csp_violation(browser, live_se
         assert problems == []
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_api_html_pages_run_under_the_content_security_policy(browser, live_server, demo_index):
+    """Policy enforced (no bypass): the OGC HTML pages and the OpenAPI page, and the map's ward panel."""
+    context = browser._browser.new_context(viewport={"width": 1366, "height": 768})
+    context.add_cookies(browser_session(live_server))
+    problems: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        for path in ("/api/?f=html", "/api/collections?f=html", "/api/collections/wards?f=html",
+                     "/api/collections/wards/items?f=html&limit=5", f"/api/collections/wards/items/{GIPSY_HILL}?f=html",
+                     "/api/conformance?f=html", "/api/openapi?f=html"):
+            r = page.goto(live_server + path)
+            assert r.status == 200 and "content-security-policy" in r.headers, path
+        page.goto(live_server + f"/?period={PERIOD}&ward={GIPSY_HILL}")
+        page.wait_for_selector("[data-wards-loaded='704']", timeout=20_000)
+        page.wait_for_selector("#worst-rows tr[data-ward]", timeout=20_000)
+        page.locator("#worst-rows tr[data-ward]").first.click()
+        page.wait_for_selector("#hm-link-briefing", timeout=20_000)
+        assert problems == []
+    finally:
+        context.close()
+
+
+def browser_session(live_server: str) -> list[dict]:
+    from conftest import LIVE_SESSION
+
+    return list(LIVE_SESSION)
+
+
+def test_the_map_offers_only_the_links_the_role_may_follow(app):
+    def body_class(role: str) -> str:
+        html = app.test_client(as_role=role).get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+        return re.search(r'<body class="([^"]*)"', html).group(1).split()
+
+    assert body_class("viewer") == ["map-page", "hm-no-export", "hm-no-brief", "hm-no-api"]
+    assert body_class("sergeant") == ["map-page", "hm-no-export", "hm-no-api"]
+    assert body_class("analyst") == ["map-page"]

@@ -401,10 +401,10 @@ def test_table_rows_work_with_the_keyboard_and_follow_the_map(page, live_server)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"
     order = []
-    for _ in range(6):
+    for _ in range(7):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id"))
-    assert order == ["f-search", "f-period", "f-layer", "f-borough", "f-rule", "f-n"]
+    assert order == ["f-search", "hm-signout", "f-period", "f-layer", "f-borough", "f-rule", "f-n"]
 
 
 def test_worst_wards_download_as_csv_with_the_marking(page, live_server):

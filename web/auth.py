@@ -105,6 +105,15 @@ def current_principal() -> Principal | None:
     return g.get("principal")
 
 
+def may(endpoint: str) -> bool:
+    """Whether this request's principal may use ``endpoint`` (a Jinja global: pages offer only such links)."""
+    principal = current_principal()
+    try:
+        return allows(principal.role if principal else None, required_role(endpoint))
+    except Unlisted:
+        return False
+
+
 # --- CSRF -----------------------------------------------------------------------------------------------
 
 def csrf_token() -> str:
@@ -305,9 +314,9 @@ def _security_headers(resp: Response) -> Response:
     resp.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
     if request.is_secure:
         resp.headers["Strict-Transport-Security"] = "max-age=31536000"
-    if g.get("principal") is not None or session.get("sid"):
+    if request.endpoint != "static" and g.get("principal") is not None:
         resp.headers.setdefault("Cache-Control", "private")  # signed-in answers are never for shared caches
-        resp.vary.add("Cookie")
+        resp.vary.add("Cookie" if g.principal.kind == "session" else "Authorization")
     return resp
 
 
@@ -331,6 +340,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_gate)
     app.after_request(_security_headers)
     app.after_request(_audit)  # registered last, so it runs first
-    app.jinja_env.globals.update(csp_nonce=csp_nonce, csrf_token=csrf_token, current_principal=current_principal)
+    app.jinja_env.globals.update(csp_nonce=csp_nonce, csrf_token=csrf_token, current_principal=current_principal,
+                                 may=may)
     app.jinja_env.filters["with_nonce"] = with_nonce
     app.register_blueprint(bp)

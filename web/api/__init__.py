@@ -35,7 +35,8 @@ def _cors(resp: Response) -> Response:
     else:
         return resp
     resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, POST, OPTIONS"
-    resp.headers["Access-Control-Allow-Headers"] = "Content-Type, If-None-Match, If-Modified-Since"
+    resp.headers["Access-Control-Allow-Headers"] = ("Authorization, X-API-Key, Content-Type, If-None-Match, "
+                                                    "If-Modified-Since")  # keys: docs/security.md
     resp.headers["Access-Control-Expose-Headers"] = ("ETag, Last-Modified, Content-Crs, X-Protective-Marking, "
                                                      "X-Synthetic-Data, X-Period")
     resp.headers["Access-Control-Max-Age"] = "600"
