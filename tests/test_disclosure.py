@@ -275,3 +275,21 @@ def test_no_published_table_or_response_has_an_address(app, sql, small):
 
         walk(r.get_json())
         assert not [k for k in keys if ADDRESS_LIKE.search(k)], url
+
+
+def test_a_boroughs_small_target_count_reads_fewer_than_5_in_the_briefing():
+    from harmmap.briefing.layout import register_fonts
+    from harmmap.briefing.pages import targets_table
+
+    register_fonts()
+    row = {"target": "networks_disrupted", "baseline": 3.0, "baseline_period": "R12-2025-03", "target_value": 3.0,
+           "expected": None, "current": 7.0, "current_period": "R12-2026-03", "status": "uncertain",
+           "prob_on_track": 0.5, "synthetic": True}
+
+    def cells(disclosure):
+        table, _ = targets_table([row], "Camden", 500, disclosure=disclosure)
+        return [getattr(c, "text", c) for c in table._cellvalues[1]]
+
+    hidden = cells(Disclosure())
+    assert hidden[1].startswith(SUPPRESSED) and hidden[2] == SUPPRESSED and hidden[4].startswith("7 ")
+    assert cells(Disclosure(exact=True))[1].startswith("3 ")

@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from harmmap.briefing import layout as L
 from harmmap.briefing.data import Area, MapWard
+from harmmap.disclosure import Disclosure
 from harmmap.indicators import BY_SLUG
 
 #: (frame in metres, simplification tolerance in metres) -> (the wards it touches, their boroughs' outlines)
@@ -134,9 +135,10 @@ def figures_table(s: dict[str, Any], width: float, size: float = 6.6) -> tuple[A
 
 
 def targets_table(rows: Sequence[dict[str, Any]], borough_name: str, width: float,
-                  size: float = 6.6) -> tuple[Any, bool]:
+                  size: float = 6.6, disclosure: Disclosure | None = None) -> tuple[Any, bool]:
     """The borough's strategy targets: where it started, where the straight line to the target says it
-    should be now, where it is, and whether that is on track given the uncertainty."""
+    should be now, where it is, and whether that is on track given the uncertainty. A count (networks
+    disrupted) from 1 to 4 reads "fewer than 5" unless ``disclosure`` is exact."""
     style = L.cell_style(size)
     data: list[list[Any]] = [[f"{borough_name} targets", "Baseline", "Target", "Expected now", "Now", "Status"]]
     fake = False
@@ -146,6 +148,8 @@ def targets_table(rows: Sequence[dict[str, Any]], borough_name: str, width: floa
         def fmt(x: float | None) -> str:
             if x is None or not math.isfinite(x):
                 return "–"
+            if unit == "count" and disclosure is not None and disclosure.small(x):
+                return disclosure.text
             return f"{x:.1f}%" if unit == "pct" else (_money(x) if unit == "gbp" else f"{x:,.0f}")
 
         status = f"<b>{STATUS_WORDS.get(r['status'], escape(r['status']))}</b>"
@@ -243,7 +247,7 @@ def ward_page(c: Canvas, ctx: Any, summary: dict[str, Any], targets: Sequence[di
     room = f.h - (legend_h + gap + 70 * mm if orientation == "portrait" else 0)
     for size in (6.6, 6.0, 5.4, 4.8):
         table, fake_f = figures_table(summary, side_w, size)
-        ttable, fake_t = targets_table(targets, summary["borough_name"], side_w, size)
+        ttable, fake_t = targets_table(targets, summary["borough_name"], side_w, size, ctx.disclosure)
         explain = _notes(fake_f or fake_t,
                          f"Change on {escape(summary['previous_period'])}: rate ratio for counts, points for PAS. "
                          "PAS is the empirical-Bayes estimate with its 95% interval (a ward's raw figure from few "
@@ -308,7 +312,7 @@ def borough_page(c: Canvas, ctx: Any, borough: tuple[str, str], rows: Sequence[d
     gap = 2.5 * mm
     side_w = f.w * (0.5 if orientation == "portrait" else 0.42)
     side_x = f.x1 - side_w
-    ttable, fake = targets_table(targets, name, f.w)
+    ttable, fake = targets_table(targets, name, f.w, disclosure=ctx.disclosure)
     note = _notes(fake or ctx.synthetic,
                   f"# is the rank within {escape(name)} (1 = most harm); the map shows it in each ward. Decile and "
                   "map classes are London-wide. Score: harm index 0–100 (see the weights on each ward page).")
