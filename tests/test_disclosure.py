@@ -94,6 +94,24 @@ def small(sql, demo_index) -> dict:
     return row[0]
 
 
+@pytest.fixture
+def small_cells(sql, small) -> set[tuple[str, str]]:
+    """(ward, indicator) of every count from 1 to 4 in the period of ``small``."""
+    return {(r["ward_code"], r["indicator"]) for r in sql(
+        "SELECT ward_code, indicator FROM harm.current_ward_indicator WHERE period = %s AND value BETWEEN 1 AND 4 "
+        "AND indicator = ANY(%s)", (small["period"], sorted(COUNT_INDICATORS)))}
+
+
+@pytest.fixture
+def strict_app(settings, demo_index):
+    """The app of a deployment where only admins see exact figures (HARMMAP_DISCLOSURE_EXACT_ROLE=admin)."""
+    from web import create_app
+
+    strict = create_app(replace(settings, disclosure_exact_role="admin"))
+    yield strict
+    strict.extensions["harmmap"].pool.close()
+
+
 def as_role(app, role):
     return app.test_client(as_role=role)
 
@@ -137,11 +155,8 @@ def test_ward_json_and_its_trend_say_fewer_than_5(app, small):
 
 
 @pytest.mark.db
-def test_worst_lists_never_name_a_suppressed_indicator_to_a_viewer(app, sql, small):
+def test_worst_lists_never_name_a_suppressed_indicator_to_a_viewer(app, small, small_cells):
     period = small["period"]
-    small_cells = {(r["ward_code"], r["indicator"]) for r in sql(
-        "SELECT ward_code, indicator FROM harm.current_ward_indicator WHERE period = %s AND value BETWEEN 1 AND 4 "
-        "AND indicator = ANY(%s)", (period, sorted(COUNT_INDICATORS)))}
     body = as_role(app, "viewer").get(f"/map/worst.json?period={period}&n=200").get_json()
     named = {(r["ward_code"], t["indicator"]) for r in body["rows"] for t in r["top_indicators"]}
     assert named and not named & small_cells
@@ -152,22 +167,13 @@ def test_worst_lists_never_name_a_suppressed_indicator_to_a_viewer(app, sql, sma
 
 
 @pytest.mark.db
-def test_worst_csv_suppresses_too_when_analysts_are_below_the_exact_role(settings, sql, small):
-    from web import create_app
-
-    period = small["period"]
-    small_cells = {(r["ward_code"], r["indicator"]) for r in sql(
-        "SELECT ward_code, indicator FROM harm.current_ward_indicator WHERE period = %s AND value BETWEEN 1 AND 4 "
-        "AND indicator = ANY(%s)", (period, sorted(COUNT_INDICATORS)))}
-    strict = create_app(replace(settings, disclosure_exact_role="admin"))
-    try:
-        for role, hidden in (("analyst", True), ("admin", False)):
-            text = strict.test_client(as_role=role).get(f"/map/worst.csv?period={period}&n=200").get_data(as_text=True)
-            rows = list(csv.DictReader(io.StringIO(text)))
-            named = {(r["ward_code"], part.split()[0]) for r in rows for part in r["top_indicators"].split("; ") if part}
-            assert rows and bool(named & small_cells) is not hidden, role
-    finally:
-        strict.extensions["harmmap"].pool.close()
+def test_worst_csv_suppresses_too_when_analysts_are_below_the_exact_role(strict_app, small, small_cells):
+    for role, hidden in (("analyst", True), ("admin", False)):
+        text = strict_app.test_client(as_role=role).get(f"/map/worst.csv?period={small['period']}&n=200").get_data(
+            as_text=True)
+        rows = list(csv.DictReader(io.StringIO(text)))
+        named = {(r["ward_code"], part.split()[0]) for r in rows for part in r["top_indicators"].split("; ") if part}
+        assert rows and bool(named & small_cells) is not hidden, role
 
 
 @pytest.mark.db
@@ -219,24 +225,18 @@ def test_briefing_cli_is_a_sergeants_unless_exact(settings, small, tmp_path):
 
 
 @pytest.mark.db
-def test_api_is_exact_for_analysts_unless_the_exact_role_is_admin(app, settings, small):
+def test_api_is_exact_for_analysts_unless_the_exact_role_is_admin(app, strict_app, small):
     url = f"/api/harm/wards/{small['ward_code']}?period={small['period']}"
-    r = as_role(app, "analyst").get(url)
-    assert r.status_code == 200, r.get_data(as_text=True)
-    entry = next(i for i in r.get_json()["indicators"] if i["indicator"] == LAYER)
-    assert entry["value"] == small["value"]
-    from web import create_app
 
-    strict = create_app(replace(settings, disclosure_exact_role="admin"))
-    strict.config["TESTING"] = True
-    try:
-        body = strict.test_client(as_role="analyst").get(url).get_json()
-        entry = next(i for i in body["indicators"] if i["indicator"] == LAYER)
-        assert entry["value"] is None and entry["suppressed"] == SUPPRESSED
-        body = strict.test_client(as_role="admin").get(url).get_json()
-        assert next(i for i in body["indicators"] if i["indicator"] == LAYER)["value"] == small["value"]
-    finally:
-        strict.extensions["harmmap"].pool.close()
+    def entry(application, role):
+        r = application.test_client(as_role=role).get(url)
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return next(i for i in r.get_json()["indicators"] if i["indicator"] == LAYER)
+
+    assert entry(app, "analyst")["value"] == small["value"]
+    hidden = entry(strict_app, "analyst")
+    assert hidden["value"] is None and hidden["suppressed"] == SUPPRESSED
+    assert entry(strict_app, "admin")["value"] == small["value"]
 
 
 @pytest.mark.db
