@@ -6,6 +6,7 @@ Run on the server by an administrator: whoever can run these can already reach t
 from __future__ import annotations
 
 import csv
+import getpass
 import os
 import sys
 from datetime import datetime, timezone
@@ -19,6 +20,16 @@ from harmmap.config import Settings
 
 def _session():
     return db.session(Settings.from_env())
+
+
+def _record(conn, action: str, target: str) -> None:
+    """Administration is audited too: who ran it (the operating-system user), what, on whom."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = f"uid {os.getuid()}"
+    accounts.audit(conn, {"principal": who, "principal_kind": "cli", "method": "CLI", "route": action,
+                          "path": f"harmmap {action} {target}", "status": 0})
 
 
 def _when(value: datetime | None) -> str:
@@ -51,6 +62,7 @@ def users_add(name: str, role: str, password_stdin: bool, no_password: bool) -> 
     password = None if no_password else _read_password(password_stdin)
     with _session() as conn:
         user = accounts.add_user(conn, name, role, password)
+        _record(conn, "users add", f"{name} --role {role}")
     click.echo(f"added {user.name} ({user.role})")
 
 
@@ -62,6 +74,7 @@ def users_password(name: str, password_stdin: bool) -> None:
     password = _read_password(password_stdin)
     with _session() as conn:
         accounts.set_password(conn, name, password)
+        _record(conn, "users password", name)
     click.echo(f"password set for {name}")
 
 
@@ -83,6 +96,7 @@ def users_disable(name: str) -> None:
     """Stop a user: no sign-in, open sessions end at their next request, their API keys stop working."""
     with _session() as conn:
         accounts.set_disabled(conn, name, True)
+        _record(conn, "users disable", name)
     click.echo(f"disabled {name}")
 
 
@@ -92,6 +106,7 @@ def users_enable(name: str) -> None:
     """Let a disabled user in again (their revoked keys stay revoked)."""
     with _session() as conn:
         accounts.set_disabled(conn, name, False)
+        _record(conn, "users enable", name)
     click.echo(f"enabled {name}")
 
 
@@ -114,6 +129,7 @@ def keys_create(user: str, role: str, days: int, note: str) -> None:
     """Create a key and print it ONCE: only its hash is stored."""
     with _session() as conn:
         key, new = accounts.create_key(conn, user, role, days, note)
+        _record(conn, "keys create", f"{key.key_id} --user {user} --role {role} --days {days}")
     click.echo(new.token)
     click.echo(f"key {key.key_id} for {key.user} ({key.role}), expires {_when(key.expires_at)} UTC. "
                "It is shown only now: store it safely.", err=True)
@@ -138,6 +154,7 @@ def keys_revoke(key_id: str) -> None:
     """Revoke a key by its id (the 8 characters after hm_): it stops at once."""
     with _session() as conn:
         key = accounts.revoke_key(conn, key_id)
+        _record(conn, "keys revoke", key_id)
     click.echo(f"revoked {key.key_id} ({key.user}, {key.role})")
 
 

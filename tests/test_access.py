@@ -274,6 +274,10 @@ def test_key_lifecycle_with_the_command_line(app, settings):
     assert harmmap("keys", "revoke", key_id, settings=settings).returncode == 0
     assert c.get("/api/", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert "revoked" in harmmap("keys", "list", "--user", "ana.lyst", settings=settings).stdout
+    log = harmmap("audit", "--csv", settings=settings).stdout
+    for action in ("users add,harmmap users add ana.lyst --role analyst", f"keys create,harmmap keys create {key_id} ",
+                   f"keys revoke,harmmap keys revoke {key_id}"):
+        assert re.search(rf",cli,,,CLI,{re.escape(action)}", log), action
 
 
 def test_a_key_scope_cannot_exceed_its_owner_and_limits_the_owner(app, settings, demo_index):
