@@ -1,7 +1,9 @@
 """Load: ``wrk`` for 60 s with 64 connections on a mix of map data, API items and tiles, signed in.
 
-HarmMap runs under gunicorn (``gunicorn.conf.py`` if the project has one, else 2 sync workers) on the
-database in ``HARMMAP_DATABASE_URL`` (the demo one). An analyst API key is made for the run
+HarmMap runs under gunicorn with the production settings (``web/gunicorn_conf.py``, where it exists; else
+2 sync workers) on the database in ``HARMMAP_DATABASE_URL`` (the demo one), with rate limiting off
+(``HARMMAP_RATE_LIMIT`` empty): one key at this rate would pass the default limit, and the run measures
+the server, not the limiter. An analyst API key is made for the run
 (``harmmap.accounts.create_key``, for a user ``bench-load``) and revoked at the end; a wrk Lua script
 sends it and rotates over the paths below, counting answers by status class, so the section reports
 requests/s, p50 and p99, non-2xx/3xx answers, socket errors and 5xx (which must be 0). Every request
@@ -125,10 +127,10 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "HARMMAP_DATABASE_URL": settings.database_url,
-           "HARMMAP_SECRET_KEY": secrets.token_hex(32)}
-    conf = REPO_ROOT / "gunicorn.conf.py"
+           "HARMMAP_SECRET_KEY": secrets.token_hex(32), "HARMMAP_RATE_LIMIT": ""}
+    conf = REPO_ROOT / "web" / "gunicorn_conf.py"
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
-    cmd += ["--config", str(conf)] if conf.is_file() else ["--workers", str(WORKERS)]
+    cmd += ["--config", "python:web.gunicorn_conf"] if conf.is_file() else ["--workers", str(WORKERS)]
     server = subprocess.Popen([*cmd, "web:create_app()"], env=env, stdout=(tmp / "server.log").open("wb"),
                               stderr=subprocess.STDOUT, start_new_session=True)
     key_id, token = _key(settings)
@@ -167,9 +169,16 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
     return text
 
 
+def _conf_workers() -> int:
+    from web import gunicorn_conf
+
+    return int(gunicorn_conf.workers)
+
+
 def _section(f: dict, seconds: int, elapsed: float, before: tuple, after: tuple, logged: int, conf: bool) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    workers = "gunicorn.conf.py" if conf else f"{WORKERS} sync workers"
+    n_workers = _conf_workers() if conf else WORKERS
+    workers = f"web/gunicorn_conf.py, {n_workers} sync workers" if conf else f"{WORKERS} sync workers"
     return "\n".join([
         f"## Load: {seconds} s, {CONNECTIONS} connections, signed in ({when})",
         "",
@@ -177,8 +186,9 @@ def _section(f: dict, seconds: int, elapsed: float, before: tuple, after: tuple,
         f"-c{CONNECTIONS} -d{seconds}s --latency` with a Lua script rotating over {len(PATHS)} paths: map data "
         "(values for the index, an indicator and a borough; worst wards; ward shapes; one ward), API items "
         "(100 wards, a bbox, the harm index) and tiles at z12 and z14. Every request carries an analyst "
-        "API key made for the run (revoked after it) and is audited. No rate limit was in force (none is "
-        "configured in this build); wrk, gunicorn and PostgreSQL share the machine's 2 cores with other work.",
+        "API key made for the run (revoked after it) and is audited. Rate limiting was off for the run "
+        "(`HARMMAP_RATE_LIMIT` empty), so it measures the server, not the limiter; wrk, gunicorn and PostgreSQL "
+        f"share the machine's {os.cpu_count()} cores with other work.",
         "",
         "| requests | requests/s | p50 | p90 | p99 | max | non-2xx/3xx | 5xx | socket errors |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -189,7 +199,7 @@ def _section(f: dict, seconds: int, elapsed: float, before: tuple, after: tuple,
         f"Load average (1, 5, 15 min) before {before[0]:.2f}, {before[1]:.2f}, {before[2]:.2f}; after "
         f"{after[0]:.2f}, {after[1]:.2f}, {after[2]:.2f} (wall time {elapsed:.0f} s).",
         "",
-        f"{CONNECTIONS} connections on {workers} keep every worker busy, so the latency is mostly waiting "
+        f"{CONNECTIONS} connections on {n_workers} workers keep every worker busy, so the latency is mostly waiting "
         f"in gunicorn's queue: {CONNECTIONS} / {f['rps']:,.0f} requests/s = {CONNECTIONS / max(f['rps'], 1e-9) * 1000:,.0f} ms "
         "(Little's law), against the p50 above. The throughput is the figure to compare between runs.",
     ])
