@@ -36,5 +36,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 
-# No --preload: each worker opens its own database pool.
-CMD ["gunicorn", "-w", "2", "-b", "0.0.0.0:8000", "--access-logfile", "-", "web:create_app()"]
+# web/gunicorn_conf.py: no preload (each worker opens its own database pool), timeouts, JSON logs.
+# Workers: WEB_CONCURRENCY, else 2 x cores + 1 (at most 8).
+ENV HARMMAP_BIND=0.0.0.0:8000
+CMD ["gunicorn", "-c", "python:web.gunicorn_conf", "web:create_app()"]

@@ -60,10 +60,25 @@ class Settings:
     cookie_secure: str = "auto"
     #: Hours a browser session lasts from sign-in (one shift); it does not slide.
     session_hours: float = 8.0
+    #: Requests allowed per signed-in user or API key (else per address), Flask-Limiter notation:
+    #: "600/minute", "20/second;600/minute"; empty turns rate limiting off.
+    rate_limit: str = "600/minute"
+    #: Where the counts live: memory:// (per worker process; the demo) or redis://host:6379/0 (shared).
+    rate_limit_storage: str = "memory://"
+    #: Log lines: "auto" (JSON in production, text elsewhere), "json" or "text".
+    log_format: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        settings = cls._from_env(env)
+        if settings.is_production and env.get("FLASK_DEBUG", "").lower() in ("1", "true", "yes", "on"):
+            raise SettingsError("FLASK_DEBUG is set but HARMMAP_ENVIRONMENT=production: the debugger would let "
+                                "anyone who can reach it run code on the server; unset FLASK_DEBUG")
+        return settings
+
+    @classmethod
+    def _from_env(cls, env: Mapping[str, str]) -> Settings:
         values: dict[str, Any] = {}
         config_file = env.get("HARMMAP_CONFIG")
         if config_file:
@@ -126,6 +141,10 @@ class Settings:
             raise SettingsError(f"HARMMAP_TARGET_BASELINE must be a financial year like FY2023/24, not {self.target_baseline!r}")
         if self.cookie_secure not in ("auto", "true", "false"):
             raise SettingsError(f"HARMMAP_COOKIE_SECURE must be auto, true or false, not {self.cookie_secure!r}")
+        if self.log_format not in ("auto", "json", "text"):
+            raise SettingsError(f"HARMMAP_LOG_FORMAT must be auto, json or text, not {self.log_format!r}")
+        if problem := _rate_limit_problem(self.rate_limit, self.rate_limit_storage):
+            raise SettingsError(problem)
         if not 0 < self.session_hours <= 24:
             raise SettingsError("HARMMAP_SESSION_HOURS must be more than 0 and at most 24")
         if problem := disclosure.check_settings(self.disclosure_min_count, self.disclosure_exact_role):
@@ -149,3 +168,16 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return self.cookie_secure == "true" or (self.cookie_secure == "auto" and self.is_production)
+
+
+def _rate_limit_problem(limit: str, storage: str) -> str | None:
+    if limit.strip():
+        from limits import parse_many
+
+        try:
+            parse_many(limit)
+        except ValueError:
+            return f"HARMMAP_RATE_LIMIT={limit!r} is not a limit like 600/minute or 20/second;600/minute"
+    if not storage.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        return f"HARMMAP_RATE_LIMIT_STORAGE must be memory:// or a redis:// URL, not {storage!r}"
+    return None

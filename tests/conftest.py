@@ -38,6 +38,7 @@ os.environ.setdefault("HARMMAP_HOTSPOT_PERMUTATIONS", "99")
 def base_settings() -> Settings:
     env = {k: v for k, v in os.environ.items() if k.startswith("HARMMAP_")}
     env.setdefault("HARMMAP_ENVIRONMENT", "test")
+    env.setdefault("HARMMAP_RATE_LIMIT", "100000/minute")  # the suite is not throttled; test_ops checks limits
     env.pop("HARMMAP_BASEMAP_URL", None)  # no basemap in tests: nothing may leave 127.0.0.1
     return Settings.from_env(env)
 

@@ -44,11 +44,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     pool = db.make_pool(settings, open_wait=False)
     app.extensions["harmmap"] = Services(settings, pool)
 
-    from web import api, auth, brief, compress, errors, health, map_pages, tasking_data
+    from web import api, auth, brief, compress, errors, health, map_pages, ops, tasking_data
 
+    ops.init_app(app, settings)  # no debug in production, JSON logs, request ids
     errors.init_app(app)
     compress.init_app(app)
     auth.init_app(app)  # g.principal, the route x role table, CSRF, sign-in, audit, security headers
+    ops.init_limits(app, settings)  # after auth: limits are counted per g.principal
     app.register_blueprint(health.bp)
     app.register_blueprint(map_pages.bp)
     app.register_blueprint(tasking_data.bp, url_prefix="/map")  # the tasking map's JSON/CSV data

@@ -32,6 +32,7 @@ def serve(host: str, port: int, workers: int, dev: bool) -> None:
         # session signed by one worker is read by the others; everyone signs in again after a restart.
         os.environ["HARMMAP_SECRET_KEY"] = secrets.token_hex(32)
     # Each worker builds its own app and pool (no --preload): see docs/architecture.md.
-    args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--access-logfile", "-", "--graceful-timeout", "10", "web:create_app()"]
+    # web/gunicorn_conf.py: timeouts, worker recycling, JSON logs in production; the flags here win.
+    args = [sys.executable, "-m", "gunicorn", "-c", "python:web.gunicorn_conf", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "web:create_app()"]
     os.execv(sys.executable, args)
