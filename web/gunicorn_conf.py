@@ -39,6 +39,9 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+#: gunicorn 24+ opens an admin socket in $HOME; two servers on one host would share it, and the image's
+#: home is read-only. Workers are managed with signals (HUP, TERM) instead.
+control_socket_disable = True
 
 _json = logs.wants_json(os.environ.get("HARMMAP_LOG_FORMAT", "auto"),
                         os.environ.get("HARMMAP_ENVIRONMENT", "demo") == "production")
