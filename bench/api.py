@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench._keys import analyst_key
 from harmmap import db
 from harmmap.config import Settings
 
@@ -80,13 +82,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_up(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
+def _wait_up(url: str, proc: subprocess.Popen, timeout_s: float = 90, headers: dict[str, str] | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server for {url} exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=5) as r:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -142,8 +144,9 @@ def pygeoapi_config(settings: Settings, port: int) -> str:
     return json.dumps(config, indent=1)    # JSON is YAML
 
 
-def wrk(url: str, seconds: int) -> WrkResult:
-    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+def wrk(url: str, seconds: int, headers: dict[str, str] | None = None) -> WrkResult:
+    sent = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
+    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", *sent, url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -157,8 +160,8 @@ def wrk(url: str, seconds: int) -> WrkResult:
     return WrkResult(rps, p99, total, errors)
 
 
-def _get(url: str) -> tuple[int, dict | bytes]:
-    with urllib.request.urlopen(url, timeout=60) as r:
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict | bytes]:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=60) as r:
         body = r.read()
         try:
             return len(body), json.loads(body)
@@ -187,7 +190,9 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
     seconds = FULL_SECONDS if points >= 1_000_000 else QUICK_SECONDS
     tmp = Path(tempfile.mkdtemp(prefix="harmmap-bench-api-"))
     ours_port, peer_port = _free_port(), _free_port()
-    env = {**os.environ, "HARMMAP_DATABASE_URL": settings.database_url}
+    # rate limiting off for the run (one key at these rates would pass the default limit): the server is measured
+    env = {**os.environ, "HARMMAP_DATABASE_URL": settings.database_url, "HARMMAP_RATE_LIMIT": "",
+           "HARMMAP_SECRET_KEY": secrets.token_hex(32)}
     (tmp / "pygeoapi.yml").write_text(pygeoapi_config(settings, peer_port), encoding="utf-8")
     peer_env = {**env, "PYGEOAPI_CONFIG": str(tmp / "pygeoapi.yml"), "PYGEOAPI_OPENAPI": str(tmp / "openapi.yml")}
     subprocess.run([str(Path(sys.executable).with_name("pygeoapi")), "openapi", "generate", str(tmp / "pygeoapi.yml"),
@@ -195,30 +200,33 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
     ours = _gunicorn("web:create_app()", ours_port, env, tmp / "harmmap.log")
     peer = _gunicorn("pygeoapi.flask_app:APP", peer_port, peer_env, tmp / "pygeoapi.log")
     rows = []
-    try:
-        _wait_up(f"http://127.0.0.1:{ours_port}/api/", ours)
-        _wait_up(f"http://127.0.0.1:{peer_port}/collections?f=json", peer)
-        for kind, ours_path, peer_path in REQUESTS:
-            ours_url = f"http://127.0.0.1:{ours_port}{ours_path}"
-            size, body = _get(ours_url)
-            peer_url = peer_size = None
-            if peer_path:
-                peer_url = f"http://127.0.0.1:{peer_port}{peer_path}"
-                peer_size, peer_body = _get(peer_url)
-                if _ids(body) != _ids(peer_body):   # the same features, or the comparison means nothing
-                    raise RuntimeError(f"{kind}: HarmMap and pygeoapi return different features")
-            wrk(ours_url, 1)                         # warm both workers' pools and caches
-            if peer_url:
-                wrk(peer_url, 1)
-            rounds = []
-            for _ in range(ROUNDS):                  # alternate, so a burst of other load hits both
-                ours_r = wrk(ours_url, seconds)
-                rounds.append((ours_r, wrk(peer_url, seconds) if peer_url else None))
-            rows.append((kind, ours_path, size, rounds, peer_path, peer_size))
-    finally:
-        _stop(ours)
-        _stop(peer)
-        shutil.rmtree(tmp, ignore_errors=True)
+    # HarmMap's API is for analysts (web/auth.py): its requests carry a key made for the run
+    with analyst_key(settings, "bench-api", "bench/api.py run") as token:
+        auth = {"Authorization": f"Bearer {token}"}
+        try:
+            _wait_up(f"http://127.0.0.1:{ours_port}/api/", ours, headers=auth)
+            _wait_up(f"http://127.0.0.1:{peer_port}/collections?f=json", peer)
+            for kind, ours_path, peer_path in REQUESTS:
+                ours_url = f"http://127.0.0.1:{ours_port}{ours_path}"
+                size, body = _get(ours_url, auth)
+                peer_url = peer_size = None
+                if peer_path:
+                    peer_url = f"http://127.0.0.1:{peer_port}{peer_path}"
+                    peer_size, peer_body = _get(peer_url)
+                    if _ids(body) != _ids(peer_body):   # the same features, or the comparison means nothing
+                        raise RuntimeError(f"{kind}: HarmMap and pygeoapi return different features")
+                wrk(ours_url, 1, auth)                   # warm both workers' pools and caches
+                if peer_url:
+                    wrk(peer_url, 1)
+                rounds = []
+                for _ in range(ROUNDS):                  # alternate, so a burst of other load hits both
+                    ours_r = wrk(ours_url, seconds, auth)
+                    rounds.append((ours_r, wrk(peer_url, seconds) if peer_url else None))
+                rows.append((kind, ours_path, size, rounds, peer_path, peer_size))
+        finally:
+            _stop(ours)
+            _stop(peer)
+            shutil.rmtree(tmp, ignore_errors=True)
     return _section(rows, seconds, pygeoapi_version)
 
 
@@ -233,7 +241,9 @@ def _section(rows: list, seconds: int, pygeoapi_version: str) -> str:
         f"turn; HarmMap and pygeoapi {pygeoapi_version} (PostgreSQL provider, same `geo.ward` table, "
         f"`vintage=2022`) each under gunicorn with {WORKERS} sync workers. wrk, both servers and PostgreSQL share "
         "the same cores, so absolute figures are low and noisy; compare the ratios. Each pair was checked to return "
-        "the same features before it was timed.",
+        "the same features before it was timed. HarmMap's requests carry an analyst API key made for the run and revoked "
+        "after it: each is checked against `auth.api_key` and written to the audit log, as in production, with rate "
+        "limiting off for the run; pygeoapi has no access control.",
         "",
         "| request | HarmMap req/s | HarmMap p99 | pygeoapi req/s | pygeoapi p99 | req/s ratio | body bytes (HarmMap / pygeoapi) |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -262,9 +272,14 @@ def _section(rows: list, seconds: int, pygeoapi_version: str) -> str:
               "Requests used (HarmMap / pygeoapi):", ""]
     for kind, ours_path, _s, _r, peer_path, _ps in rows:
         lines.append(f"- {kind}: `{ours_path}`" + (f" / `{peer_path}`" if peer_path else ""))
-    lines += ["", "The bbox page is the closest to the target: pygeoapi serves it (small central wards) faster than "
-              "its first page, and on this shared machine single rounds of 9.3x and 9.4x were seen in earlier "
-              "runs the same day, while other work loaded it.",
+    lines += ["", "Access control costs HarmMap about half its rate here. Before issue 9 (no key check, no audit log), "
+              "the same benchmark at 11:54 UTC on 2026-11-23 gave 443, 455 and 523 requests/s for the three items "
+              "pages: 20.8x, 14.9x and 14.7x pygeoapi, at a lower p99. Since then each request also looks up its "
+              "key (`auth.api_key`) and writes one durable `audit.event` row: a commit, so a WAL flush, per "
+              "request. A quick run with the audit INSERT at `synchronous_commit = off` gave 11.6x on the first "
+              "page. That was tried and not kept: a PostgreSQL crash could then lose the last fraction of a second "
+              "of audit rows for answers already sent. Whether that is acceptable is a policy decision "
+              "(docs/security.md).",
               "", "No response is cached (wrk sends no If-None-Match, so no 304s): every HarmMap request reads "
               "its snapshot, chooses its page from the primary key and builds the properties in PostGIS. What "
               "is reused is each ward's geometry as GeoJSON text, encoded in PostGIS once per reference load "

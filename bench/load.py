@@ -21,11 +21,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench._keys import analyst_key
 from bench.api import _free_port, _stop, _wait_up
-from harmmap import accounts, db
+from harmmap import db
 from harmmap.config import REPO_ROOT, Settings
 
 SECONDS, QUICK_SECONDS = 60, 10
@@ -86,20 +89,13 @@ end
 """
 
 
-def _key(settings: Settings) -> tuple[str, str]:
-    """(key id, token) of a fresh analyst key for the run."""
-    with db.connect(settings.database_url) as conn:
-        try:
-            accounts.get_user(conn, USER)
-        except accounts.AccountError:
-            accounts.add_user(conn, USER, "analyst", None)
-        key, new = accounts.create_key(conn, USER, "analyst", 1, "bench/load.py run")
-    return key.key_id, new.token
-
-
-def _revoke(settings: Settings, key_id: str) -> None:
-    with db.connect(settings.database_url) as conn:
-        accounts.revoke_key(conn, key_id)
+@contextmanager
+def _stopping(server: subprocess.Popen, tmp: Path) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        _stop(server)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _check(base: str, token: str) -> None:
@@ -133,8 +129,7 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
     cmd += ["--config", "python:web.gunicorn_conf"] if conf.is_file() else ["--workers", str(WORKERS)]
     server = subprocess.Popen([*cmd, "web:create_app()"], env=env, stdout=(tmp / "server.log").open("wb"),
                               stderr=subprocess.STDOUT, start_new_session=True)
-    key_id, token = _key(settings)
-    try:
+    with analyst_key(settings, USER, "bench/load.py run") as token, _stopping(server, tmp):
         _wait_up(f"{base}/healthz", server)
         _check(base, token)
         script = tmp / "mix.lua"
@@ -148,10 +143,6 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
         load_after = os.getloadavg()
         errors_logged = sum(1 for line in (tmp / "server.log").read_text(errors="replace").splitlines()
                             if "Traceback" in line or "[ERROR]" in line)
-    finally:
-        _stop(server)
-        _revoke(settings, key_id)
-        shutil.rmtree(tmp, ignore_errors=True)
     status = dict(re.findall(r"(\dxx)=(\d+)", out))
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     figures = {

@@ -1,0 +1,29 @@
+"""An analyst API key for one benchmark run: made at the start, revoked at the end (and audited).
+
+The API and the map data need a signed-in user or a key (web/auth.py), so a benchmark that loads them
+with wrk must send one, as an analyst would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from harmmap import accounts, db
+from harmmap.config import Settings
+
+
+@contextmanager
+def analyst_key(settings: Settings, user: str, purpose: str) -> Iterator[str]:
+    """The token of a fresh one-day analyst key of ``user`` (made if missing), revoked afterwards."""
+    with db.connect(settings.database_url) as conn:
+        try:
+            accounts.get_user(conn, user)
+        except accounts.AccountError:
+            accounts.add_user(conn, user, "analyst", None)
+        key, new = accounts.create_key(conn, user, "analyst", 1, purpose)
+    try:
+        yield new.token
+    finally:
+        with db.connect(settings.database_url) as conn:
+            accounts.revoke_key(conn, key.key_id)
