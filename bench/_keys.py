@@ -1,4 +1,4 @@
-"""An analyst API key for one benchmark run: made at the start, revoked at the end (and audited).
+"""An API key for one benchmark run: made at the start, revoked at the end (and audited).
 
 The API and the map data need a signed-in user or a key (web/auth.py), so a benchmark that loads them
 with wrk must send one, as an analyst would.
@@ -14,14 +14,14 @@ from harmmap.config import Settings
 
 
 @contextmanager
-def analyst_key(settings: Settings, user: str, purpose: str) -> Iterator[str]:
-    """The token of a fresh one-day analyst key of ``user`` (made if missing), revoked afterwards."""
+def analyst_key(settings: Settings, user: str, purpose: str, role: str = "analyst") -> Iterator[str]:
+    """The token of a fresh one-day key of ``user`` (made if missing) for ``role``, revoked afterwards."""
     with db.connect(settings.database_url) as conn:
         try:
             accounts.get_user(conn, user)
         except accounts.AccountError:
-            accounts.add_user(conn, user, "analyst", None)
-        key, new = accounts.create_key(conn, user, "analyst", 1, purpose)
+            accounts.add_user(conn, user, role, None)
+        key, new = accounts.create_key(conn, user, role, 1, purpose)
     try:
         yield new.token
     finally:

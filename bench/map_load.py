@@ -26,6 +26,7 @@ Any request to a host other than 127.0.0.1 is aborted and counted.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -40,6 +41,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench._keys import analyst_key
 from harmmap import db
 from harmmap.config import Settings
 
@@ -161,7 +163,7 @@ def _free_port() -> int:
 
 # --- one page load ------------------------------------------------------------------------------------
 
-def measure(pw, url: str, ready_js: str) -> dict:
+def measure(pw, url: str, ready_js: str, token: str) -> dict:
     """Load ``url`` once in a fresh profile; bytes, requests, time to map and what took it."""
     foreign: list[str] = []
     errors: list[str] = []
@@ -178,6 +180,8 @@ def measure(pw, url: str, ready_js: str) -> dict:
                 route.abort()
 
             ctx.route(off_app, block)
+            # signed in as a tasking officer would be (a viewer's key; every page gets the same header)
+            ctx.set_extra_http_headers({"Authorization": f"Bearer {token}"})
             ctx.add_init_script(PROBE % ready_js)
             page = ctx.pages[0] if ctx.pages else ctx.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -256,7 +260,7 @@ def run(settings: Settings, points: int) -> str:
         scored = conn.execute("SELECT count(*) AS n FROM harm.current_ward_index WHERE period = %(p)s "
                               "AND score IS NOT NULL", {"p": period}).fetchone()["n"]
 
-    app = create_app(settings)
+    app = create_app(dataclasses.replace(settings, rate_limit=""))  # the limiter is not what is measured
     with app.test_request_context():
         from flask import url_for
         leaflet_js = url_for("static", filename="vendor/leaflet/leaflet.js")
@@ -280,13 +284,13 @@ def run(settings: Settings, points: int) -> str:
     results: dict[str, list[dict]] = {name: [] for name in pages}
     warm: dict[str, dict] = {}
     try:
-        with sync_playwright() as pw:
+        with sync_playwright() as pw, analyst_key(settings, "bench-map", "bench/map_load.py run", "viewer") as token:
             for name, (url, ready) in pages.items():
-                warm[name] = measure(pw, url, ready)
+                warm[name] = measure(pw, url, ready, token)
             for i in range(runs):
                 order = list(pages) if i % 2 == 0 else list(pages)[::-1]
                 for name in order:
-                    results[name].append(measure(pw, *pages[name]))
+                    results[name].append(measure(pw, *pages[name], token))
     finally:
         server.shutdown()
         server.server_close()
@@ -333,7 +337,9 @@ def run(settings: Settings, points: int) -> str:
              f"is drawn and interactive. HarmMap: the view matches the URL state, all {WARDS} ward paths are "
              f"loaded, the {scored} scored wards are interactive paths filled with a class colour, and the "
              f"worst-wards table has rows; naive: its {naive_wards} interactive paths are in the DOM. Requests to "
-             "any host but 127.0.0.1 are aborted and counted.", "",
+             "any host but 127.0.0.1 are aborted and counted. Every request carries a viewer's API key made for the run "
+             "(the app checks it and writes an audit row per request, as for a signed-in tasking officer; rate "
+             "limiting off for the run).", "",
              "| page | bytes transferred (median) | requests | HTML | DOMContentLoaded ms | time to map ms "
              "(median) | time to map, every run ms |",
              "|---|---:|---:|---:|---:|---:|---|"]
