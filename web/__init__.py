@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
+import psycopg
+from flask import Flask, current_app, g, has_request_context
 from psycopg_pool import ConnectionPool
 
 from harmmap import db
@@ -30,6 +33,64 @@ def services() -> Services:
     return current_app.extensions["harmmap"]
 
 
+@contextmanager
+def connection(timeout: float | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A database connection for one block: like ``pool.connection()``, the block is one transaction,
+    committed when it ends and rolled back on an error; with ``autocommit`` each statement commits by
+    itself (one round trip, no BEGIN and COMMIT), for the key check and the audit row.
+
+    Within a request the connection is the request's own: taken from the pool at its first use (and so
+    proven alive by the pool's check once), kept while the request runs and given back when it ends
+    (``_give_back``). The key check, the data and the audit row of one request share it: one checkout
+    per request instead of one per block. A block opened inside another gets a connection of its own,
+    so it never ends the outer block's transaction. Outside a request it is a plain pool checkout.
+    """
+    svc = services()
+    if not has_request_context() or g.get("_db_depth"):
+        with svc.pool.connection(timeout) as conn:
+            conn.autocommit = autocommit
+            try:
+                yield conn
+            finally:
+                if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                    conn.autocommit = False
+        return
+    conn = g.get("_db_conn")
+    if conn is not None and conn.closed:  # broken earlier in this request: give it back for another
+        g.pop("_db_conn")
+        svc.pool.putconn(conn)
+        conn = None
+    if conn is None:
+        conn = g._db_conn = svc.pool.getconn(timeout)
+    if conn.autocommit != autocommit:
+        conn.autocommit = autocommit
+    g._db_depth = 1
+    try:
+        yield conn
+    except BaseException:
+        if not conn.closed and not autocommit:
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                pass  # the connection is broken: the error being raised says why
+        raise
+    else:
+        if not autocommit:
+            conn.commit()
+    finally:
+        g._db_depth = 0
+
+
+def _give_back(exc: BaseException | None) -> None:
+    """At the end of a request, its connection goes back to the pool (the pool discards a broken one)."""
+    conn = g.pop("_db_conn", None)
+    if conn is None:
+        return
+    if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        conn.autocommit = False
+    services().pool.putconn(conn)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -43,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # answers 503 until it is back (see web/errors.py), instead of failing to boot.
     pool = db.make_pool(settings, open_wait=False)
     app.extensions["harmmap"] = Services(settings, pool)
+    app.teardown_request(_give_back)
 
     from web import api, auth, brief, compress, errors, health, map_pages, ops, tasking_data
 

@@ -27,7 +27,7 @@ from psycopg_pool import PoolTimeout
 from harmmap import accounts
 from harmmap.access import Principal, allows
 from harmmap.db import DatabaseUnavailable
-from web import services
+from web import connection, services
 from web.errors import _wants_json, problem
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _principal() -> Principal | None:
     token = session.get("sid")
     if key is None and not token:
         return None
-    with services().pool.connection() as conn:
+    with connection(autocommit=True) as conn:  # one statement each: no BEGIN/COMMIT round trips
         if key is not None:
             principal = accounts.key_principal(conn, key)
             if principal is None:
@@ -204,7 +204,7 @@ def login() -> Response:
     password = request.form.get("password", "")
     address = request.remote_addr or "unknown"
     settings = services().settings
-    with services().pool.connection() as conn:
+    with connection() as conn:
         wait = THROTTLE.retry_after_s(conn, name, address)
         if wait:
             g.audit_user = name
@@ -230,7 +230,7 @@ def login() -> Response:
 def logout() -> Response:
     token = session.get("sid")
     if token:
-        with services().pool.connection() as conn:
+        with connection() as conn:
             accounts.end_session(conn, token)
     session.clear()
     return redirect(url_for("auth.login"), 303)
@@ -261,7 +261,7 @@ def _audit(resp: Response) -> Response:
         "user_agent": request.user_agent.string or None,
     }
     try:
-        with services().pool.connection() as conn:
+        with connection(autocommit=True) as conn:  # the INSERT commits (durably) by itself
             accounts.audit(conn, event)
     except Exception:
         log.exception("audit write failed for %s %s", request.method, request.path)

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, g, redirect, request, url_for
 
 from harmmap import briefing, reports
 from harmmap.briefing import Context
-from web import disclosure, services
+from web import connection, disclosure, services
 from web.errors import NotFound, report_problems
 
 bp = Blueprint("brief", __name__)
@@ -43,7 +43,7 @@ def _problems_as_json() -> None:
 @contextmanager
 def _snapshot() -> Iterator[tuple[psycopg.Connection, Context]]:
     period = (request.args.get("period") or "").strip()[:40] or None
-    with services().pool.connection() as conn:
+    with connection() as conn:
         with report_problems():
             ctx = briefing.open_context(conn, services().settings, period, disclosure=disclosure.current())
         yield conn, ctx

@@ -23,7 +23,7 @@ from jinja2 import Template
 
 from harmmap import db
 from harmmap.domain import CURRENT_VINTAGE, SIMPLIFY_TOLERANCES_M, VINTAGES, tolerance_for_zoom
-from web import disclosure, services, tasking_data
+from web import connection, disclosure, services, tasking_data
 from web.errors import NotFound, Problem
 
 bp = Blueprint("map", __name__)
@@ -45,7 +45,7 @@ class ReferenceStatus:
 
 def reference_status() -> ReferenceStatus:
     svc = services()
-    with svc.pool.connection() as conn:
+    with connection() as conn:
         row = conn.execute(db.query("reference_status")).fetchone()
     if not row:
         raise NotFound("No reference geography is loaded yet: run `harmmap geo load` (make demo does it).")
@@ -90,7 +90,7 @@ def wards_geojson() -> Response:
     with svc.cache_lock:
         hit = svc.cache.get(key)
     if hit is None:
-        with svc.pool.connection() as conn:
+        with connection() as conn:
             body = conn.execute(db.query("ward_geojson"),
                                 {"vintage": vintage, "tolerance": tolerance, "borough": borough}).fetchone()["body"]
         raw = body.encode()

@@ -28,7 +28,7 @@ from flask import Blueprint, Response, g, request
 
 from harmmap import db, periods, reports, scoring
 from harmmap.indicators import BY_SLUG, INDICATORS
-from web import ATTRIBUTION, disclosure, services
+from web import ATTRIBUTION, connection, disclosure, services
 from web.errors import NoIndex, NotFound, Problem, report_problems
 
 bp = Blueprint("tasking_data", __name__)
@@ -80,7 +80,7 @@ class Published:
 
 @contextmanager
 def snapshot(*, need_index: bool = True) -> Iterator[tuple[psycopg.Connection, Published]]:
-    with services().pool.connection() as conn:
+    with connection() as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         pub = Published(**conn.execute(db.query("map_current")).fetchone())
         if need_index and pub.version is None:

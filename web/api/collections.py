@@ -318,7 +318,22 @@ def properties_json(c: Collection) -> sql.Composable:
     return sql.SQL("json_build_object({pairs})").format(pairs=pairs)
 
 
-def page_sql(q: Query, *, paged: bool = True, wkt: bool = False) -> sql.Composable:
+#: page_sql's statements by the shape of their query (what it restricts, not the values): composing one
+#: takes longer than the database needs for a page, so each shape is composed once per worker.
+_PAGE_SQL: dict[tuple, bytes] = {}
+
+
+def page_sql(q: Query, *, paged: bool = True, wkt: bool = False) -> bytes:
+    """``_page_sql``'s statement for ``q``, composed once per shape of query (the values are parameters)."""
+    shape = (q.collection.id, q.crs, q.bbox is not None and q.bbox_srid, q.start is not None, q.end is not None,
+             tuple(q.equals), q.after is not None, q.key is not None, paged, wkt)
+    text = _PAGE_SQL.get(shape)
+    if text is None:
+        text = _PAGE_SQL[shape] = _page_sql(q, paged=paged, wkt=wkt).as_bytes(None)
+    return text
+
+
+def _page_sql(q: Query, *, paged: bool, wkt: bool) -> sql.Composable:
     """The rows of one page (or one feature) in key order: keys, properties as JSON text, and the id of
     the geometry (``gid``), which ``geometry_sql`` encodes; ``%(limit)s`` and ``%(offset)s`` are parameters,
     so the statement is prepared once and reused for every page.

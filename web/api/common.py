@@ -22,7 +22,7 @@ import psycopg
 from flask import Response, request
 
 from harmmap import db, reports
-from web import ATTRIBUTION, disclosure, services
+from web import ATTRIBUTION, connection, disclosure, services
 from web.errors import NoIndex, Problem
 from web.tasking_data import plain
 
@@ -77,7 +77,7 @@ def snapshot() -> Iterator[Snapshot]:
     """One read-only REPEATABLE READ transaction. The level is set on the connection, so psycopg opens the
     transaction with it (``BEGIN ISOLATION LEVEL ...``: no extra round trip), and reset before the
     connection goes back to the pool, which other blueprints share."""
-    with services().pool.connection(timeout=services().settings.db_timeout_s) as conn:
+    with connection(services().settings.db_timeout_s) as conn:
         conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
         try:
             row = conn.execute(db.query("api_current")).fetchone()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 from urllib.parse import urlencode
 
@@ -330,7 +331,8 @@ def encode(snap: Snapshot, q: Query, rows: list[dict]) -> list[str]:
             cache.clear()
         for gid in missing:
             cache[(*prefix, gid)] = found.get(gid) or "null"
-    return ['{"type":"Feature","id":' + json.dumps(r["fid"]) + ',"geometry":' + cache[(*prefix, r["gid"])]
+    quoted = encode_basestring_ascii  # json.dumps of a str, without its per-call set-up (ids are text)
+    return ['{"type":"Feature","id":' + quoted(r["fid"]) + ',"geometry":' + cache[(*prefix, r["gid"])]
             + ',"properties":' + r["props"] + "}" for r in rows]
 
 
