@@ -34,10 +34,17 @@ def services() -> Services:
 
 
 @contextmanager
-def connection(timeout: float | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+def connection(timeout: float | None = None, *, autocommit: bool = False,
+               snapshot: bool = False) -> Iterator[psycopg.Connection]:
     """A database connection for one block: like ``pool.connection()``, the block is one transaction,
     committed when it ends and rolled back on an error; with ``autocommit`` each statement commits by
-    itself (one round trip, no BEGIN and COMMIT), for the key check and the audit row.
+    itself (one round trip, no BEGIN and COMMIT), for the key check and the audit row; with ``snapshot``
+    the transaction is REPEATABLE READ and READ ONLY (set on the connection, so psycopg's BEGIN says it:
+    no extra round trip), so every statement of the block reads the same published state.
+
+    A block that succeeded ends with COMMIT even when it wrote nothing: psycopg forgets all the prepared
+    statements of a connection on ROLLBACK (it cannot know what the transaction undid), so ending reads
+    that way would mean no statement is ever prepared.
 
     Within a request the connection is the request's own: taken from the pool at its first use (and so
     proven alive by the pool's check once), kept while the request runs and given back when it ends
@@ -48,12 +55,11 @@ def connection(timeout: float | None = None, *, autocommit: bool = False) -> Ite
     svc = services()
     if not has_request_context() or g.get("_db_depth"):
         with svc.pool.connection(timeout) as conn:
-            conn.autocommit = autocommit
+            _set_mode(conn, autocommit, snapshot)
             try:
                 yield conn
             finally:
-                if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-                    conn.autocommit = False
+                _reset_mode(conn)
         return
     conn = g.get("_db_conn")
     if conn is not None and conn.closed:  # broken earlier in this request: give it back for another
@@ -62,8 +68,7 @@ def connection(timeout: float | None = None, *, autocommit: bool = False) -> Ite
         conn = None
     if conn is None:
         conn = g._db_conn = svc.pool.getconn(timeout)
-    if conn.autocommit != autocommit:
-        conn.autocommit = autocommit
+    _set_mode(conn, autocommit, snapshot)
     g._db_depth = 1
     try:
         yield conn
@@ -79,6 +84,25 @@ def connection(timeout: float | None = None, *, autocommit: bool = False) -> Ite
             conn.commit()
     finally:
         g._db_depth = 0
+        _reset_mode(conn)
+
+
+def _set_mode(conn: psycopg.Connection, autocommit: bool, snapshot: bool) -> None:
+    if conn.autocommit != autocommit:
+        conn.autocommit = autocommit
+    if snapshot:
+        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
+
+
+def _reset_mode(conn: psycopg.Connection) -> None:
+    """Back to the pool's defaults (read-write, the server's isolation level, transactions), which the
+    next block or request expects; only possible, and only needed, on a live connection between
+    transactions (a broken one is discarded by the pool)."""
+    if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        if conn.read_only is not None or conn.isolation_level is not None:
+            conn.isolation_level, conn.read_only = None, None
+        if conn.autocommit:
+            conn.autocommit = False
 
 
 def _give_back(exc: BaseException | None) -> None:
@@ -86,8 +110,7 @@ def _give_back(exc: BaseException | None) -> None:
     conn = g.pop("_db_conn", None)
     if conn is None:
         return
-    if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        conn.autocommit = False
+    _reset_mode(conn)
     services().pool.putconn(conn)
 
 

@@ -80,8 +80,7 @@ class Published:
 
 @contextmanager
 def snapshot(*, need_index: bool = True) -> Iterator[tuple[psycopg.Connection, Published]]:
-    with connection() as conn:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    with connection(snapshot=True) as conn:
         pub = Published(**conn.execute(db.query("map_current")).fetchone())
         if need_index and pub.version is None:
             raise NoIndex(reports.NO_INDEX)

@@ -6,6 +6,7 @@ to fix it, so the CLI and ``make demo`` never show a traceback for a server that
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -260,8 +261,9 @@ def require_schema(conn: psycopg.Connection) -> None:
         raise NotMigrated(f"database {where} {state} -- run `harmmap db init` (make demo does it)")
 
 
+@functools.cache
 def query(name: str) -> str:
-    """The text of ``harmmap/db/queries/<name>.sql`` (``%(param)s`` placeholders)."""
+    """The text of ``harmmap/db/queries/<name>.sql`` (``%(param)s`` placeholders), read once per process."""
     return resources.files(QUERIES_PACKAGE).joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 

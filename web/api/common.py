@@ -74,18 +74,10 @@ class Snapshot:
 
 @contextmanager
 def snapshot() -> Iterator[Snapshot]:
-    """One read-only REPEATABLE READ transaction. The level is set on the connection, so psycopg opens the
-    transaction with it (``BEGIN ISOLATION LEVEL ...``: no extra round trip), and reset before the
-    connection goes back to the pool, which other blueprints share."""
-    with connection(services().settings.db_timeout_s) as conn:
-        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
-        try:
-            row = conn.execute(db.query("api_current")).fetchone()
-            yield Snapshot(conn, **row)
-        finally:
-            if not conn.closed:
-                conn.rollback()              # nothing was written; ends the transaction
-                conn.isolation_level, conn.read_only = None, None
+    """One read-only REPEATABLE READ transaction (``web.connection``), on the request's connection."""
+    with connection(services().settings.db_timeout_s, snapshot=True) as conn:
+        row = conn.execute(db.query("api_current")).fetchone()
+        yield Snapshot(conn, **row)
 
 
 # --- validators and headers ----------------------------------------------------------------------
