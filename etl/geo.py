@@ -527,9 +527,15 @@ def _crosswalk(conn: psycopg.Connection, from_v: int, to_v: int, sliver_m: float
     return {f"crosswalk {from_v}->{to_v}": f"{stats['pairs']} ward pairs for {stats['sources']} wards"}
 
 
+#: The reference tables vacuumed and analysed after a load.
+ANALYZED = ("geo.ward_vintage", "geo.ward", "geo.ward_simplified", "geo.borough", "geo.ward_register", "geo.lsoa21",
+            "geo.lsoa11_lsoa21", "geo.crosswalk")
+
+
 def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
          progress: Callable[[str], None] = lambda _: None) -> GeoReport:
-    """Load (or re-load) all reference geography in one transaction."""
+    """Load (or re-load) all reference geography in one transaction, committed here; then vacuum and
+    analyse the tables it replaced."""
     started = time.perf_counter()
     require_schema(conn)
     manifest = read_manifest(geodata_dir)
@@ -548,10 +554,22 @@ def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
                  + len(data["boroughs"].attrs) + len(data["lsoa21"].attrs) + len(data["lsoa11_lsoa21"]))
     progress("writing to PostGIS (one transaction)")
     try:
-        return _publish(conn, geodata_dir, data, sha, rows_read, started)
+        report = _publish(conn, geodata_dir, data, sha, rows_read, started)
     except (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.InternalError_) as e:
         raise GeoLoadError(f"the database refused the reference data ({type(e).__name__}: "
                            f"{e.diag.message_primary}); nothing was changed") from None
+    conn.commit()
+    # The load is published. Now VACUUM and ANALYZE what was replaced (autovacuum may be off or not yet
+    # round): the load's own updates leave a dead copy of every ward, which index scans would visit,
+    # and without statistics the planner takes the 2022 wards for a few hundred rows of any vintage.
+    # VACUUM cannot run inside a transaction, so this is done in autocommit, after the commit.
+    conn.autocommit = True
+    try:
+        for table in ANALYZED:
+            conn.execute(f"VACUUM (ANALYZE) {table}")  # literals only
+    finally:
+        conn.autocommit = False
+    return report
 
 
 def _publish(conn: psycopg.Connection, geodata_dir: Path, data: Mapping[str, Any], sha: str, rows_read: int,
