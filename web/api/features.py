@@ -59,12 +59,12 @@ def with_args(base: str, **args: Any) -> str:
 
 def self_links(title: str, formats: tuple[str, ...], current: str, **extra: Any) -> list[dict[str, str]]:
     """``self`` for the format served and ``alternate`` for the others (OGC /req/core/...-links)."""
-    base = request.base_url
-    args = {k: v for k, v in request.args.items() if k != "f"}
+    args = urlencode({k: v for k, v in request.args.items() if k != "f"})  # once, not once per format
+    base = request.base_url + "?" + (args + "&" if args else "")
     links = []
     for fmt in formats:
         mime = GEOJSON if fmt == "json" and extra.get("geojson") else _MIMES[fmt]
-        links.append({"href": with_args(base, **args, f=fmt), "rel": "self" if fmt == current else "alternate",
+        links.append({"href": f"{base}f={fmt}", "rel": "self" if fmt == current else "alternate",
                       "type": mime, "title": f"{title} as {fmt.upper() if fmt != 'json' else 'JSON'}"})
     return links
 
