@@ -272,14 +272,23 @@ def _section(rows: list, seconds: int, pygeoapi_version: str) -> str:
               "Requests used (HarmMap / pygeoapi):", ""]
     for kind, ours_path, _s, _r, peer_path, _ps in rows:
         lines.append(f"- {kind}: `{ours_path}`" + (f" / `{peer_path}`" if peer_path else ""))
-    lines += ["", "Access control costs HarmMap about half its rate here. Before issue 9 (no key check, no audit log), "
-              "the same benchmark at 11:54 UTC on 2026-11-23 gave 443, 455 and 523 requests/s for the three items "
-              "pages: 20.8x, 14.9x and 14.7x pygeoapi, at a lower p99. Since then each request also looks up its "
-              "key (`auth.api_key`) and writes one durable `audit.event` row: a commit, so a WAL flush, per "
-              "request. A quick run with the audit INSERT at `synchronous_commit = off` gave 11.6x on the first "
-              "page. That was tried and not kept: a PostgreSQL crash could then lose the last fraction of a second "
-              "of audit rows for answers already sent. Whether that is acceptable is a policy decision "
-              "(docs/security.md).",
+    lines += ["", "Every HarmMap request here looks up its key (`auth.api_key`) and writes one durable `audit.event` "
+              "row before its answer is sent: a commit, so a WAL flush, per request, kept on purpose "
+              "(docs/security.md); with 2 sync workers that wait is where most of the idle CPU goes. History of "
+              "this ratio on 2026-11-23: before access control, 20.8x, 14.9x and 14.7x (11:54 UTC, a busy "
+              "machine: pygeoapi served 21-35 pages a second); with the key check and the audit row, 7.5x, and "
+              "8.0-8.6x on a quiet machine (pygeoapi 58-70 pages a second). Then profiling showed that each "
+              "request's read-only snapshot ended with ROLLBACK, on which psycopg forgets every prepared "
+              "statement of the connection, so nothing was ever prepared; snapshots now end with COMMIT and the "
+              "request's statements are prepared once per connection (PostgreSQL CPU per page of 100 wards "
+              "1.08 -> 0.72 ms); the reference tables are vacuumed and analysed after each load, and the "
+              "simplified wards have a spatial index for the tiles. The bbox page is the slowest of the three "
+              "(its wards are chosen by ST_Intersects, about 0.3 ms more in PostgreSQL): full runs after those "
+              "changes gave it 9.3x (before the VACUUM), 9.6x, 10.3x and 9.8x in its worse round; since a box in "
+              "EPSG:27700 skips the exact test for wards whose bounding box lies inside it, this run. It sits "
+              "close to the target, so a noisy round can miss it. pygeoapi's own rate moves with the machine's load by a "
+              "factor of three (21-70 pages a second here), and the ratio with it: read it with the load average "
+              "above.",
               "", "No response is cached (wrk sends no If-None-Match, so no 304s): every HarmMap request reads "
               "its snapshot, chooses its page from the primary key and builds the properties in PostGIS. What "
               "is reused is each ward's geometry as GeoJSON text, encoded in PostGIS once per reference load "
