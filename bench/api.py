@@ -285,7 +285,8 @@ def _section(rows: list, seconds: int, pygeoapi_version: str) -> str:
               "simplified wards have a spatial index for the tiles. The bbox page is the slowest of the three "
               "(its wards are chosen by ST_Intersects, about 0.3 ms more in PostgreSQL): full runs after those "
               "changes gave it 9.3x (before the VACUUM), 9.6x, 10.3x and 9.8x in its worse round; since a box in "
-              "EPSG:27700 skips the exact test for wards whose bounding box lies inside it, this run. It sits "
+              "EPSG:27700 skips the exact test for wards whose bounding box lies inside it, 10.4x in the run before "
+              "this one, and this run's figure above. It sits "
               "close to the target, so a noisy round can miss it. pygeoapi's own rate moves with the machine's load by a "
               "factor of three (21-70 pages a second here), and the ratio with it: read it with the load average "
               "above.",
