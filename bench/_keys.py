@@ -1,7 +1,7 @@
 """An API key for one benchmark run: made at the start, revoked at the end (and audited).
 
 The API and the map data need a signed-in user or a key (web/auth.py), so a benchmark that loads them
-with wrk must send one, as an analyst would.
+with wrk or a browser must send one, as an analyst or an officer would.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from harmmap.config import Settings
 
 
 @contextmanager
-def analyst_key(settings: Settings, user: str, purpose: str, role: str = "analyst") -> Iterator[str]:
+def run_key(settings: Settings, user: str, purpose: str, role: str = "analyst") -> Iterator[str]:
     """The token of a fresh one-day key of ``user`` (made if missing) for ``role``, revoked afterwards."""
     with db.connect(settings.database_url) as conn:
         try:

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench._keys import analyst_key
+from bench._keys import run_key
 from harmmap import db
 from harmmap.config import Settings
 
@@ -201,7 +201,7 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
     peer = _gunicorn("pygeoapi.flask_app:APP", peer_port, peer_env, tmp / "pygeoapi.log")
     rows = []
     # HarmMap's API is for analysts (web/auth.py): its requests carry a key made for the run
-    with analyst_key(settings, "bench-api", "bench/api.py run") as token:
+    with run_key(settings, "bench-api", "bench/api.py run") as token:
         auth = {"Authorization": f"Bearer {token}"}
         try:
             _wait_up(f"http://127.0.0.1:{ours_port}/api/", ours, headers=auth)
@@ -283,13 +283,12 @@ def _section(rows: list, seconds: int, pygeoapi_version: str) -> str:
               "request's statements are prepared once per connection (PostgreSQL CPU per page of 100 wards "
               "1.08 -> 0.72 ms); the reference tables are vacuumed and analysed after each load, and the "
               "simplified wards have a spatial index for the tiles. The bbox page is the slowest of the three "
-              "(its wards are chosen by ST_Intersects, about 0.3 ms more in PostgreSQL): full runs after those "
-              "changes gave it 9.3x (before the VACUUM), 9.6x, 10.3x and 9.8x in its worse round; since a box in "
-              "EPSG:27700 skips the exact test for wards whose bounding box lies inside it, 10.4x in the run before "
-              "this one, and this run's figure above. It sits "
-              "close to the target, so a noisy round can miss it. pygeoapi's own rate moves with the machine's load by a "
-              "factor of three (21-70 pages a second here), and the ratio with it: read it with the load average "
-              "above.",
+              "(its wards are chosen by ST_Intersects, about 0.3 ms more in PostgreSQL). Its worse round in the "
+              "full runs of 2026-11-23 after those changes: 9.3x (before the VACUUM), 9.6x, 10.3x and 9.8x; "
+              "once a box in EPSG:27700 skipped the exact test for wards whose bounding box lies inside it, "
+              "10.4x (17:37 UTC) and 10.2x (17:52 UTC). It sits close to the target, so a noisy round can miss "
+              "it. pygeoapi's own rate moves with the machine's load by a factor of three (21-70 pages a second "
+              "that day), and the ratio with it: read it with the load average above.",
               "", "No response is cached (wrk sends no If-None-Match, so no 304s): every HarmMap request reads "
               "its snapshot, chooses its page from the primary key and builds the properties in PostGIS. What "
               "is reused is each ward's geometry as GeoJSON text, encoded in PostGIS once per reference load "

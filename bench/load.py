@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench._keys import analyst_key
+from bench._keys import run_key
 from bench.api import _free_port, _stop, _wait_up
 from harmmap import db
 from harmmap.config import REPO_ROOT, Settings
@@ -129,7 +129,7 @@ def run(settings: Settings, points: int = 1_000_000) -> str:
     cmd += ["--config", "python:web.gunicorn_conf"] if conf.is_file() else ["--workers", str(WORKERS)]
     server = subprocess.Popen([*cmd, "web:create_app()"], env=env, stdout=(tmp / "server.log").open("wb"),
                               stderr=subprocess.STDOUT, start_new_session=True)
-    with analyst_key(settings, USER, "bench/load.py run") as token, _stopping(server, tmp):
+    with run_key(settings, USER, "bench/load.py run") as token, _stopping(server, tmp):
         _wait_up(f"{base}/healthz", server)
         _check(base, token)
         script = tmp / "mix.lua"

@@ -41,7 +41,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench._keys import analyst_key
+from bench._keys import run_key
 from harmmap import db
 from harmmap.config import Settings
 
@@ -284,7 +284,7 @@ def run(settings: Settings, points: int) -> str:
     results: dict[str, list[dict]] = {name: [] for name in pages}
     warm: dict[str, dict] = {}
     try:
-        with sync_playwright() as pw, analyst_key(settings, "bench-map", "bench/map_load.py run", "viewer") as token:
+        with sync_playwright() as pw, run_key(settings, "bench-map", "bench/map_load.py run", "viewer") as token:
             for name, (url, ready) in pages.items():
                 warm[name] = measure(pw, url, ready, token)
             for i in range(runs):

@@ -24,7 +24,7 @@ import pyogrio
 import shapely
 from psycopg.types.json import Jsonb
 
-from harmmap.db import query, require_schema, sha256_file
+from harmmap.db import query, require_schema, sha256_file, vacuum_analyze
 from harmmap.domain import SIMPLIFY_TOLERANCES_M
 
 ACCEPTED_EPSG = (4326, 27700)
@@ -559,16 +559,7 @@ def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
         raise GeoLoadError(f"the database refused the reference data ({type(e).__name__}: "
                            f"{e.diag.message_primary}); nothing was changed") from None
     conn.commit()
-    # The load is published. Now VACUUM and ANALYZE what was replaced (autovacuum may be off or not yet
-    # round): the load's own updates leave a dead copy of every ward, which index scans would visit,
-    # and without statistics the planner takes the 2022 wards for a few hundred rows of any vintage.
-    # VACUUM cannot run inside a transaction, so this is done in autocommit, after the commit.
-    conn.autocommit = True
-    try:
-        for table in ANALYZED:
-            conn.execute(f"VACUUM (ANALYZE) {table}")  # literals only
-    finally:
-        conn.autocommit = False
+    vacuum_analyze(conn, ANALYZED)  # the load's own updates leave a dead copy of every ward
     return report
 
 

@@ -53,10 +53,10 @@ def connection(timeout: float | None = None, *, autocommit: bool = False,
     so it never ends the outer block's transaction. Outside a request it is a plain pool checkout.
     """
     svc = services()
-    if not has_request_context() or g.get("_db_depth"):
+    if not has_request_context() or g.get("_db_in_block"):
         with svc.pool.connection(timeout) as conn:
-            _set_mode(conn, autocommit, snapshot)
             try:
+                _set_mode(conn, autocommit, snapshot)
                 yield conn
             finally:
                 _reset_mode(conn)
@@ -68,9 +68,9 @@ def connection(timeout: float | None = None, *, autocommit: bool = False,
         conn = None
     if conn is None:
         conn = g._db_conn = svc.pool.getconn(timeout)
-    _set_mode(conn, autocommit, snapshot)
-    g._db_depth = 1
+    g._db_in_block = True
     try:
+        _set_mode(conn, autocommit, snapshot)
         yield conn
     except BaseException:
         if not conn.closed and not autocommit:
@@ -83,7 +83,7 @@ def connection(timeout: float | None = None, *, autocommit: bool = False,
         if not autocommit:
             conn.commit()
     finally:
-        g._db_depth = 0
+        g._db_in_block = False
         _reset_mode(conn)
 
 
@@ -95,9 +95,9 @@ def _set_mode(conn: psycopg.Connection, autocommit: bool, snapshot: bool) -> Non
 
 
 def _reset_mode(conn: psycopg.Connection) -> None:
-    """Back to the pool's defaults (read-write, the server's isolation level, transactions), which the
-    next block or request expects; only possible, and only needed, on a live connection between
-    transactions (a broken one is discarded by the pool)."""
+    """Back to the pool's defaults (read-write, the server's isolation level, transactions) at the end of
+    every block, so the next block, and the next request after ``_give_back``, find them; only possible,
+    and only needed, on a live connection between transactions (a broken one is discarded by the pool)."""
     if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         if conn.read_only is not None or conn.isolation_level is not None:
             conn.isolation_level, conn.read_only = None, None
@@ -106,12 +106,11 @@ def _reset_mode(conn: psycopg.Connection) -> None:
 
 
 def _give_back(exc: BaseException | None) -> None:
-    """At the end of a request, its connection goes back to the pool (the pool discards a broken one)."""
+    """At the end of a request, its connection goes back to the pool (the pool discards a broken one).
+    Every block has already ended its transaction and reset the connection's mode."""
     conn = g.pop("_db_conn", None)
-    if conn is None:
-        return
-    _reset_mode(conn)
-    services().pool.putconn(conn)
+    if conn is not None:
+        services().pool.putconn(conn)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

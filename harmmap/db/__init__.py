@@ -10,7 +10,7 @@ import functools
 import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -259,6 +259,21 @@ def require_schema(conn: psycopg.Connection) -> None:
         where = describe(conn.info.dsn)
         state = "has no HarmMap schema" if not applied else f"is at migration {applied} of {latest}"
         raise NotMigrated(f"database {where} {state} -- run `harmmap db init` (make demo does it)")
+
+
+def vacuum_analyze(conn: psycopg.Connection, tables: Sequence[str]) -> None:
+    """``VACUUM (ANALYZE)`` the ``tables`` (names written in the code, never input) once a publish has
+    committed: the rows it replaced are dead and index scans would keep visiting them, and the planner
+    needs statistics for what is there now. Autovacuum would do both in time, but it may be off (it was on
+    the server these figures were measured on) or not yet round. VACUUM cannot run in a transaction, so this runs in
+    autocommit and needs ``conn`` between transactions."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise psycopg.ProgrammingError("vacuum_analyze needs the publish committed first")
+    autocommit, conn.autocommit = conn.autocommit, True
+    try:
+        conn.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
+    finally:
+        conn.autocommit = autocommit
 
 
 @functools.cache

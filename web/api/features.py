@@ -59,12 +59,12 @@ def with_args(base: str, **args: Any) -> str:
 
 def self_links(title: str, formats: tuple[str, ...], current: str, **extra: Any) -> list[dict[str, str]]:
     """``self`` for the format served and ``alternate`` for the others (OGC /req/core/...-links)."""
-    args = urlencode({k: v for k, v in request.args.items() if k != "f"})  # once, not once per format
-    base = request.base_url + "?" + (args + "&" if args else "")
+    base = request.base_url
+    args = {k: v for k, v in request.args.items() if k != "f"}
     links = []
     for fmt in formats:
         mime = GEOJSON if fmt == "json" and extra.get("geojson") else _MIMES[fmt]
-        links.append({"href": f"{base}f={fmt}", "rel": "self" if fmt == current else "alternate",
+        links.append({"href": with_args(base, **args, f=fmt), "rel": "self" if fmt == current else "alternate",
                       "type": mime, "title": f"{title} as {fmt.upper() if fmt != 'json' else 'JSON'}"})
     return links
 
@@ -331,8 +331,8 @@ def encode(snap: Snapshot, q: Query, rows: list[dict]) -> list[str]:
             cache.clear()
         for gid in missing:
             cache[(*prefix, gid)] = found.get(gid) or "null"
-    quoted = encode_basestring_ascii  # json.dumps of a str, without its per-call set-up (ids are text)
-    return ['{"type":"Feature","id":' + quoted(r["fid"]) + ',"geometry":' + cache[(*prefix, r["gid"])]
+    # ids are text: encode_basestring_ascii is what json.dumps does with a str, without its per-call set-up
+    return ['{"type":"Feature","id":' + encode_basestring_ascii(r["fid"]) + ',"geometry":' + cache[(*prefix, r["gid"])]
             + ',"properties":' + r["props"] + "}" for r in rows]
 
 
