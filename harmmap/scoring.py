@@ -34,7 +34,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,7 @@ __all__ = [
     "rank_desc",
     "decile",
     "ranks_within",
+    "WorstRule",
     "worst_affected",
     "rate_ratio_test",
     "two_proportion_test",
@@ -70,9 +71,6 @@ _EXP_SPAN = -math.expm1(-_EXP_MAX / _EXP_SCALE)  # 1 - exp(-100/23) = 0.98706...
 #: Floor for the EB prior strength a + b when the between-ward variance is as large as a
 #: proportion's can be (phi >= m(1 - m)): effectively no shrinkage.
 _MIN_PRIOR_STRENGTH = 1e-6
-
-_WORST_MODES = ("top_n", "top_decile", "threshold")
-
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -586,26 +584,124 @@ def ranks_within(score: pd.Series, group: pd.Series) -> pd.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class WorstRule:
+    """Which wards count as "worst affected": the one rule, with the one set of limits, that the tasking
+    map (its JSON and its first view), the briefings, the API and the command line all take.
+
+    ``top_n``: the worst ``n`` wards by score (ties at the n-th all included); ``top_decile``: every ward
+    in the worst 10%; ``threshold``: every ward scoring ``threshold`` or more (the harm index runs 0-100).
+    ``n`` belongs to ``top_n`` only and ``threshold`` to ``threshold`` only; giving either to another
+    rule is an error, so a request never reads as something it is not. Messages are safe to show a user.
+    """
+
+    mode: str = "top_n"
+    n: int | None = 20
+    threshold: float | None = None
+
+    MODES: ClassVar[tuple[str, ...]] = ("top_n", "top_decile", "threshold")
+    N_RANGE: ClassVar[tuple[int, int]] = (1, 1000)
+    THRESHOLD_RANGE: ClassVar[tuple[float, float]] = (0.0, 100.0)
+    #: What a view starts with when its URL names no n or threshold (the map's controls).
+    DEFAULT_N: ClassVar[int] = 20
+    DEFAULT_THRESHOLD: ClassVar[float] = 50.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in self.MODES:
+            raise ValueError(f"rule must be one of {', '.join(self.MODES)}, not {str(self.mode)[:40]!r}")
+        if self.mode == "top_n":
+            if self.n is None:
+                raise ValueError("rule top_n needs n, a whole number of wards")
+            _check_n(self.n)
+            if self.threshold is not None:
+                raise ValueError("rule top_n takes n, not threshold")
+        elif self.mode == "threshold":
+            if self.threshold is None:
+                lo, hi = self.THRESHOLD_RANGE
+                raise ValueError(f"rule=threshold needs threshold, a score from {lo:g} to {hi:g} (e.g. threshold=60)")
+            _check_threshold(self.threshold)
+            if self.n is not None:
+                raise ValueError("rule threshold takes threshold, not n")
+        elif self.n is not None or self.threshold is not None:
+            raise ValueError("rule top_decile takes neither n nor threshold")
+
+    @classmethod
+    def of(cls, mode: str, n: int | None = None, threshold: float | None = None) -> WorstRule:
+        """The rule ``mode`` with only the argument it takes (a caller may pass both defaults)."""
+        return cls(mode, n if mode == "top_n" else None, threshold if mode == "threshold" else None)
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str | None]) -> WorstRule:
+        """The rule a query string names (``rule``, ``n``, ``threshold``; ``top_n`` of 20 when none is named).
+        A malformed or out-of-range ``n`` or ``threshold`` is an error whichever rule is named."""
+        mode = (args.get("rule") or "top_n").strip()
+        n_text, t_text = args.get("n"), args.get("threshold")
+        n = cls.DEFAULT_N
+        if n_text not in (None, ""):
+            try:
+                n = int(n_text.strip())
+            except ValueError:
+                raise ValueError(f"n must be a whole number of wards from {cls.N_RANGE[0]} to {cls.N_RANGE[1]}, "
+                                 f"not {n_text[:20]!r}") from None
+            _check_n(n)
+        threshold = None
+        if t_text not in (None, ""):
+            try:
+                threshold = float(t_text)
+            except ValueError:
+                threshold = math.nan
+            if not math.isfinite(threshold):
+                lo, hi = cls.THRESHOLD_RANGE
+                raise ValueError(f"threshold must be a score from {lo:g} to {hi:g}, not {t_text[:20]!r}")
+            _check_threshold(threshold)
+        return cls.of(mode, n, threshold)
+
+    @classmethod
+    def limits(cls) -> dict[str, Any]:
+        """The limits as data, for a client that checks its own controls (the map's script)."""
+        return {"modes": list(cls.MODES), "n": list(cls.N_RANGE), "threshold": list(cls.THRESHOLD_RANGE),
+                "default_n": cls.DEFAULT_N, "default_threshold": cls.DEFAULT_THRESHOLD}
+
+    def sentence(self, where: str, n_ranked: int) -> str:
+        """The rule in words, e.g. "Top 20 wards by score London-wide"."""
+        if self.mode == "top_n":
+            return f"Top {self.n} wards by score {where}"
+        if self.mode == "top_decile":
+            return f"Worst 10% of wards {where} (decile 1 of {n_ranked} ranked)"
+        return f"Wards scoring {self.threshold:g} or more {where}"
+
+
+def _check_n(n: Any) -> None:
+    lo, hi = WorstRule.N_RANGE
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not lo <= n <= hi:
+        raise ValueError(f"n must be a whole number of wards from {lo} to {hi}, not {n!r}")
+
+
+def _check_threshold(threshold: Any) -> None:
+    lo, hi = WorstRule.THRESHOLD_RANGE
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not math.isfinite(threshold) \
+            or not lo <= threshold <= hi:
+        raise ValueError(f"threshold must be a score from {lo:g} to {hi:g}, not {threshold!r}")
+
+
 def worst_affected(
     frame: pd.DataFrame,
+    rule: WorstRule | None,
     *,
-    mode: str,
-    n: int | None = None,
-    threshold: float | None = None,
     borough: str | None = None,
     score_col: str = "score",
     rank_col: str = "rank",
     decile_col: str = "decile",
     borough_col: str = "borough_code",
 ) -> pd.DataFrame:
-    """Select the worst-affected wards by an explicit, stated rule.
+    """Select the worst-affected wards by an explicit, stated rule (``None``: every ranked ward).
 
     Ranks are recomputed from ``score_col`` over the scope -- the whole ``frame`` (pass all of the
     period's London wards) or, with ``borough``, that borough's wards only -- so a stale rank column
     can never select different wards from the scores shown.
 
-    Modes
-    -----
+    Rules (:class:`WorstRule`)
+    --------------------------
     ``"top_n"``
         rank <= n. Wards tied with the n-th are all included, so more than n rows can come back;
         they are marked ``tied_at_cutoff`` and ``attrs["ties_extended"]`` is True.
@@ -628,24 +724,8 @@ def worst_affected(
     Raises
     ------
     ValueError
-        Unknown mode; n or threshold missing, invalid, or given to the wrong mode; a missing column;
-        a borough with no wards in ``frame``.
+        A missing column; a borough with no wards in ``frame``.
     """
-    if mode not in _WORST_MODES:
-        raise ValueError(f"mode must be one of {', '.join(_WORST_MODES)}; got {mode!r}")
-    if mode == "top_n":
-        if n is None or isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"mode 'top_n' needs n, a whole number >= 1; got {n!r}")
-        if threshold is not None:
-            raise ValueError("mode 'top_n' takes n, not threshold")
-    elif mode == "threshold":
-        if threshold is None or isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) \
-                or not math.isfinite(threshold):
-            raise ValueError(f"mode 'threshold' needs a finite threshold score; got {threshold!r}")
-        if n is not None:
-            raise ValueError("mode 'threshold' takes threshold, not n")
-    elif n is not None or threshold is not None:
-        raise ValueError("mode 'top_decile' takes neither n nor threshold")
     if score_col not in frame.columns:
         raise ValueError(f"frame has no score column {score_col!r}")
 
@@ -663,14 +743,17 @@ def worst_affected(
     dec = decile(rank, n_ranked) if n_ranked else np.full(rank.shape, np.nan)
 
     tied = np.zeros(rank.shape, dtype=bool)
-    if mode == "top_n":
-        keep = rank <= n
-        if keep.sum() > n:
+    mode = rule.mode if rule is not None else "all"
+    if rule is None:
+        keep = ~np.isnan(rank)
+    elif mode == "top_n":
+        keep = rank <= rule.n
+        if keep.sum() > rule.n:
             tied = keep & (rank == np.max(rank[keep]))
     elif mode == "top_decile":
         keep = dec == 1
     else:
-        keep = score >= threshold  # NaN compares False
+        keep = score >= rule.threshold  # NaN compares False
 
     out = scope.copy()
     out[rank_col] = rank
@@ -680,21 +763,19 @@ def worst_affected(
     out = out[keep]
     out = out.iloc[np.argsort(out[rank_col].to_numpy(), kind="stable")]
     where = "London-wide" if borough is None else f"within {borough}"
-    if mode == "top_n":
-        note = f"Top {n} wards by score {where}"
-        if tied.any():
-            note += (f"; {len(out)} shown because {int(tied.sum())} wards tie at rank "
-                     f"{int(np.max(rank[keep]))}")
-    elif mode == "top_decile":
-        note = f"Worst 10% of wards {where} (decile 1 of {n_ranked} ranked)"
+    if rule is None:
+        note = f"All {n_ranked} ranked wards {where}"
     else:
-        note = f"Wards scoring {threshold:g} or more {where}"
+        note = rule.sentence(where, n_ranked)
+    if tied.any():
+        note += (f"; {len(out)} shown because {int(tied.sum())} wards tie at rank "
+                 f"{int(np.max(rank[keep]))}")
     out.attrs = {
         "note": note,
         "mode": mode,
         "scope": "london" if borough is None else borough,
-        "n": n,
-        "threshold": threshold,
+        "n": rule.n if rule is not None else None,
+        "threshold": rule.threshold if rule is not None else None,
         "n_ranked": n_ranked,
         "n_selected": len(out),
         "ties_extended": bool(tied.any()),

@@ -29,6 +29,7 @@ from harmmap.scoring import (
     two_proportion_test,
     wilson_interval,
     worst_affected,
+    WorstRule,
 )
 
 nan = np.nan
@@ -306,21 +307,21 @@ def _london() -> pd.DataFrame:
 
 def test_top_n_includes_every_ward_tied_with_the_nth_and_says_so():
     # ranks 1, 2, 2, 4, -, 5: top 2 = rank <= 2 = W1, W2, W3 (W3 tied with W2)
-    out = worst_affected(_london(), mode="top_n", n=2)
+    out = worst_affected(_london(), WorstRule("top_n", 2))
     assert list(out.index) == ["W1", "W2", "W3"]
     assert list(out["tied_at_cutoff"]) == [False, True, True]
     assert out.attrs["ties_extended"] is True and out.attrs["n_selected"] == 3
     assert out.attrs["note"] == "Top 2 wards by score London-wide; 3 shown because 2 wards tie at rank 2"
     # top 3: the tie is inside the cut, nothing extended
-    out3 = worst_affected(_london(), mode="top_n", n=3)
+    out3 = worst_affected(_london(), WorstRule("top_n", 3))
     assert list(out3.index) == ["W1", "W2", "W3"] and not out3["tied_at_cutoff"].any()
     assert out3.attrs["ties_extended"] is False
 
 
 def test_threshold_mode_selects_scores_at_or_above_and_never_nan():
-    out = worst_affected(_london(), mode="threshold", threshold=80)
+    out = worst_affected(_london(), WorstRule.of("threshold", threshold=80))
     assert list(out.index) == ["W1", "W2", "W3"]
-    assert "W5" not in worst_affected(_london(), mode="threshold", threshold=0).index
+    assert "W5" not in worst_affected(_london(), WorstRule.of("threshold", threshold=0)).index
 
 
 def test_top_decile_mode_needs_ten_wards_per_decile_and_keeps_ties():
@@ -328,15 +329,15 @@ def test_top_decile_mode_needs_ten_wards_per_decile_and_keeps_ties():
     # decile 1 = ceil(10*rank/12) == 1 = rank <= 1.2 -> both wards at rank 1
     frame = pd.DataFrame({"score": [12.0, 12.0] + [float(s) for s in range(10, 0, -1)]},
                          index=[f"W{i}" for i in range(12)])
-    out = worst_affected(frame, mode="top_decile")
+    out = worst_affected(frame, WorstRule.of("top_decile"))
     assert list(out.index) == ["W0", "W1"]
     # with 6 wards, rank 1 is decile ceil(10/5) = 2: nobody is in decile 1
-    assert worst_affected(_london(), mode="top_decile").empty
+    assert worst_affected(_london(), WorstRule.of("top_decile")).empty
 
 
 def test_within_borough_ranks_only_that_boroughs_wards():
     # E09000022: W2 80, W4 70, W5 NaN, W6 60 -> borough ranks 1, 2, -, 3 (W2 is 2nd London-wide)
-    out = worst_affected(_london(), mode="top_n", n=2, borough="E09000022")
+    out = worst_affected(_london(), WorstRule("top_n", 2), borough="E09000022")
     assert list(out.index) == ["W2", "W4"]
     assert list(out["rank"]) == [1.0, 2.0]
     assert out.attrs["scope"] == "E09000022" and out.attrs["n_ranked"] == 3
@@ -345,19 +346,53 @@ def test_within_borough_ranks_only_that_boroughs_wards():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"mode": "worst"}, "mode must be one of"),
-        ({"mode": "top_n"}, "needs n"),
-        ({"mode": "top_n", "n": 0}, "needs n"),
+        ({"mode": "worst"}, "rule must be one of"),
+        ({"mode": "top_n", "n": None}, "needs n"),
+        ({"mode": "top_n", "n": 0}, "from 1 to 1000"),
+        ({"mode": "top_n", "n": 1001}, "from 1 to 1000"),
+        ({"mode": "top_n", "n": 2.5}, "whole number"),
         ({"mode": "top_n", "n": 2, "threshold": 50.0}, "not threshold"),
-        ({"mode": "threshold"}, "needs a finite threshold"),
+        ({"mode": "threshold", "n": None}, "needs threshold"),
+        ({"mode": "threshold", "n": None, "threshold": math.inf}, "from 0 to 100"),
+        ({"mode": "threshold", "n": None, "threshold": 100.5}, "from 0 to 100"),
         ({"mode": "top_decile", "n": 3}, "neither"),
-        ({"mode": "top_n", "n": 1, "borough": "E09000001"}, "no wards"),
-        ({"mode": "top_n", "n": 1, "score_col": "harm"}, "no score column"),
+    ],
+)
+def test_worst_rule_refuses_unclear_requests(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        WorstRule(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"borough": "E09000001"}, "no wards"),
+        ({"score_col": "harm"}, "no score column"),
     ],
 )
 def test_worst_affected_rejects_unclear_requests(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        worst_affected(_london(), **kwargs)
+        worst_affected(_london(), WorstRule("top_n", 1), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("args", "rule"),
+    [
+        ({}, WorstRule("top_n", 20)),
+        ({"rule": "top_decile", "n": "7"}, WorstRule("top_decile", None)),   # n checked, then not used
+        ({"rule": "threshold", "threshold": "60", "n": ""}, WorstRule("threshold", None, 60.0)),
+        ({"rule": " top_n ", "n": " 5 "}, WorstRule("top_n", 5)),
+    ],
+)
+def test_worst_rule_from_a_query_string(args, rule):
+    assert WorstRule.parse(args) == rule
+
+
+@pytest.mark.parametrize("args", [{"n": "abc"}, {"n": "0"}, {"rule": "top_decile", "n": "5000"},
+                                  {"threshold": "nan"}, {"rule": "threshold"}, {"rule": "best"}])
+def test_worst_rule_from_a_bad_query_string_says_what_is_wrong(args):
+    with pytest.raises(ValueError):
+        WorstRule.parse(args)
 
 
 # ---------------------------------------------------------------------------------------------
