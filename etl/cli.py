@@ -69,7 +69,7 @@ def etl_group() -> None:
 def _etl_errors() -> tuple[type[Exception], ...]:
     import psycopg
 
-    from etl.common import EtlError
+    from etl.errors import EtlError
 
     return (EtlError, psycopg.Error)
 
@@ -78,16 +78,16 @@ etl_group.user_errors = _etl_errors()  # type: ignore[attr-defined]
 
 
 def _run_one(ctx: click.Context, kind: str, path: Path) -> "object":
-    from etl import jobs
+    from etl import batch
 
     settings = settings_from(ctx)
-    with click.progressbar(length=len(jobs.STAGES), label=f"{kind} {path.name}", file=sys.stderr,
+    with click.progressbar(length=len(batch.STAGES), label=f"{kind} {path.name}", file=sys.stderr,
                            show_percent=False, show_pos=True,
                            item_show_func=lambda stage: stage or "") as bar:
         def stage(msg: str) -> None:
             bar.update(1, msg)
-        report = jobs.run(settings, kind, path, log=stage)
-        bar.update(len(jobs.STAGES) - bar.pos, "done")
+        report = batch.run(settings, kind, path, log=stage)
+        bar.update(len(batch.STAGES) - bar.pos, "done")
     for line in report.lines():
         click.echo(line)
     return report
@@ -118,12 +118,12 @@ def etl_run(ctx: click.Context, kind: str, file: Path, no_index: bool) -> None:
 def etl_run_all(ctx: click.Context, directory: Path, no_index: bool) -> None:
     """Load every file in DIRECTORY whose name starts with a kind (closures_2025.csv, pas.xlsx, ...),
     then republish the harm index once."""
-    from etl import jobs
+    from etl import kinds
 
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(("_", ".")))
-    matched = [(jobs.kind_of_file(p), p) for p in files]
+    matched = [(kinds.kind_of_file(p), p) for p in files]
     for p in [p for k, p in matched if k is None]:
-        click.echo(f"skipped {p.name}: its name does not start with a kind ({', '.join(jobs.KINDS)})", err=True)
+        click.echo(f"skipped {p.name}: its name does not start with a kind ({', '.join(kinds.KINDS)})", err=True)
     todo = [(k, p) for k, p in matched if k is not None]
     if not todo:
         raise click.ClickException(f"no loadable files in {directory}")
@@ -147,14 +147,12 @@ def etl_run_all(ctx: click.Context, directory: Path, no_index: bool) -> None:
 @click.pass_context
 def etl_status(ctx: click.Context, as_csv: bool, limit: int) -> None:
     """The most recent runs: read = loaded + quarantined, status, timings."""
+    from etl.queries import query
+
     settings = settings_from(ctx)
     with db.session(settings) as conn:
         db.require_schema(conn)
-        rows = conn.execute("""
-            SELECT batch_id, job, file_name, status, rows_read, rows_loaded, rows_quarantined, synthetic,
-                   to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS started_utc,
-                   round(extract(epoch FROM finished_at - started_at)::numeric, 2) AS seconds, same_as, error
-            FROM etl.batch ORDER BY batch_id DESC LIMIT %s""", (limit,)).fetchall()
+        rows = conn.execute(query("etl_status"), {"limit": limit}).fetchall()
     _emit(rows, as_csv)
 
 
@@ -167,14 +165,12 @@ def etl_quarantine(ctx: click.Context, batch_id: int | None, as_csv: bool, limit
     """Rows that were not loaded, with their line number and the reason."""
     if limit is None:
         limit = 2**31 - 1 if (as_csv or batch_id is not None) else 200
+    from etl.queries import query
+
     settings = settings_from(ctx)
     with db.session(settings) as conn:
         db.require_schema(conn)
-        rows = conn.execute("""
-            SELECT q.batch_id, b.job, b.file_name, q.row_number, q.reason, q.raw::text AS raw
-            FROM etl.quarantine q JOIN etl.batch b USING (batch_id)
-            WHERE %(batch)s::bigint IS NULL OR q.batch_id = %(batch)s
-            ORDER BY q.batch_id DESC, q.row_number LIMIT %(limit)s""", {"batch": batch_id, "limit": limit}).fetchall()
+        rows = conn.execute(query("etl_quarantine"), {"batch": batch_id, "limit": limit}).fetchall()
     _emit(rows, as_csv)
 
 
@@ -197,26 +193,6 @@ def _emit(rows: list[dict], as_csv: bool) -> None:
         click.echo("  ".join(r[k].ljust(w) for k, w in widths.items()))
 
 
-@click.command("synth")
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory to write into.")
-@click.pass_context
-def synth(ctx: click.Context, seed: int, out: Path) -> None:
-    """Write SYNTHETIC demo files (closures, disruptions, PAS, seizures) in the data contracts."""
-    from etl import synth as synth_module
-
-    settings = settings_from(ctx)
-    out.mkdir(parents=True, exist_ok=True)
-    with db.session(settings) as conn:
-        db.require_schema(conn)
-        try:
-            written = synth_module.write_all(conn, out, seed=seed)
-        except ValueError as e:
-            raise click.ClickException(str(e)) from None
-    for kind, path in written.items():
-        click.echo(f"{kind}: {path} (SYNTHETIC)")
-
-
 # --- harmmap index ... ----------------------------------------------------------------------------
 
 @click.group("index")
@@ -227,11 +203,11 @@ def index_group() -> None:
 def _index_errors() -> tuple[type[Exception], ...]:
     import psycopg
 
-    from etl.common import EtlError
+    from etl.errors import EtlError
     from harmmap.periods import PeriodError
-    from harmmap.reports import ReportError
+    from harmmap.published import ReadError
 
-    return (EtlError, PeriodError, ReportError, psycopg.Error)
+    return (EtlError, PeriodError, ReadError, psycopg.Error)
 
 
 index_group.user_errors = _index_errors()  # type: ignore[attr-defined]
@@ -264,25 +240,31 @@ def index_publish(ctx: click.Context) -> None:
 def index_show(ctx: click.Context, period: str, top: int | None, top_decile: bool, threshold: float | None,
                borough: str | None, as_csv: bool) -> None:
     """The worst-affected wards of a period: score, rank, decile, hotspot class and why."""
-    from harmmap import reports
+    from harmmap import published
+    from harmmap.published import WorstRule
 
     chosen = [top is not None, top_decile, threshold is not None]
     if sum(chosen) > 1:
         raise click.UsageError("choose one of --top, --top-decile and --threshold")
     mode = "top_decile" if top_decile else "threshold" if threshold is not None else "top_n"
+    try:
+        rule = WorstRule.of(mode, 20 if top is None else top, threshold)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     settings = settings_from(ctx)
     with db.session(settings) as conn:
         db.require_schema(conn)
-        result = reports.worst(conn, period, mode=mode, n=top or 20, threshold=threshold, borough=borough)
-    within = " within " + str(result.rows["borough_name"].iloc[0]) if borough and len(result.rows) else ""
-    rows = [{"rank": _int(r["rank"]), "ward": r["ward_name"], "ward_code": r["ward_code"], "borough": r["borough_name"],
-             "score": f"{r['score']:.1f}", "decile": _int(r["decile"]),
-             "london_rank": _int(r["rank_london"]), "hotspot": r["hotspot"], "lisa": r["lisa_cluster"],
-             "top_indicators": r["top_indicators"]} for r in result.rows.to_dict("records")]
+        with published.opened(conn) as snap:
+            result = snap.worst(snap.period(period), rule, borough=snap.borough(borough) if borough else None)
+    within = f" within {result.borough.name}" if result.borough and result.rows else ""
+    rows = [{"rank": _int(r.rank), "ward": r.ward_name, "ward_code": r.ward_code, "borough": r.borough_name,
+             "score": f"{r.score:.1f}", "decile": _int(r.decile),
+             "london_rank": _int(r.rank_london), "hotspot": r.hotspot, "lisa": r.lisa_cluster,
+             "top_indicators": r.top_indicators} for r in result.rows]
     if not as_csv:
         synthetic = " -- includes SYNTHETIC data" if result.synthetic else ""
         click.echo(f"{settings.protective_marking}")
-        click.echo(f"Harm index {result.period}{within} (version {result.version}){synthetic}")
+        click.echo(f"Harm index {result.period.label}{within} (version {result.version}){synthetic}")
         click.echo("weights: " + ", ".join(f"{k} {v:.0%}" for k, v in result.weights.items()))
         if result.synthetic_indicators:
             click.echo("SYNTHETIC indicators: " + ", ".join(result.synthetic_indicators))

@@ -33,7 +33,7 @@ from harmmap.indicators import INDICATORS
 #: Indicators whose value is a count of events (the ones a small number can identify).
 COUNT_INDICATORS = frozenset(i.slug for i in INDICATORS if i.kind == "count")
 
-#: Figures of an indicator entry (harmmap.reports.ward_summary) that give the current count back.
+#: Figures of an indicator entry (harmmap.published ward summary) that give the current count back.
 _WITH_VALUE = ("value", "rate_per_1000", "rank_london", "contribution", "prev_change", "prev_p", "yoy_change", "yoy_p")
 _WITH_PREV = ("prev_value", "prev_change", "prev_p")
 _WITH_YOY = ("yoy_value", "yoy_change", "yoy_p")
@@ -73,7 +73,7 @@ class Disclosure:
     def small_count(self, indicator: str, count: Any) -> bool:
         return indicator in COUNT_INDICATORS and self.small(count)
 
-    # --- one ward in full (harmmap.reports.ward_summary) -----------------------------------------
+    # --- one ward in full (harmmap.published ward summary) -----------------------------------------
 
     def ward_summary(self, summary: dict[str, Any]) -> dict[str, Any]:
         """A copy of a ward summary with its small counts suppressed (the summary itself if exact).

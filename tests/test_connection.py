@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from flask import g
 
-from web import connection
-from web.api.common import snapshot
+from web.db import connection
+from web.answer import snapshot
 
 
 def _backend(conn: psycopg.Connection) -> int:
@@ -86,5 +86,5 @@ def test_api_statements_are_prepared_across_requests(app, demo_index):
         with connection() as conn:
             names = [r["statement"] for r in conn.execute("SELECT statement FROM pg_prepared_statements")]
         app.do_teardown_request()
-    assert any("What an API response is drawn from" in s for s in names), names
+    assert any("What a response or a job is drawn from" in s for s in names), names  # published_current.sql
     assert any("probe_prepared" in s for s in names), names

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app
 from psycopg_pool import ConnectionPool
 
-from harmmap import db
+from harmmap.db import make_pool
 from harmmap.config import Settings
 from harmmap.domain import ATTRIBUTION  # noqa: F401  (its home is harmmap/, shared with the briefing PDFs)
 
@@ -24,93 +21,13 @@ class Services:
 
     settings: Settings
     pool: ConnectionPool
-    #: Rendered responses keyed on the published data they came from (see map_pages).
+    #: Rendered responses keyed on the published data they came from (web/answer.py ``cached``).
     cache: dict[tuple, Any] = field(default_factory=dict)
     cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def services() -> Services:
     return current_app.extensions["harmmap"]
-
-
-@contextmanager
-def connection(timeout: float | None = None, *, autocommit: bool = False,
-               snapshot: bool = False) -> Iterator[psycopg.Connection]:
-    """A database connection for one block: like ``pool.connection()``, the block is one transaction,
-    committed when it ends and rolled back on an error; with ``autocommit`` each statement commits by
-    itself (one round trip, no BEGIN and COMMIT), for the key check and the audit row; with ``snapshot``
-    the transaction is REPEATABLE READ and READ ONLY (set on the connection, so psycopg's BEGIN says it:
-    no extra round trip), so every statement of the block reads the same published state.
-
-    A block that succeeded ends with COMMIT even when it wrote nothing: psycopg forgets all the prepared
-    statements of a connection on ROLLBACK (it cannot know what the transaction undid), so ending reads
-    that way would mean no statement is ever prepared.
-
-    Within a request the connection is the request's own: taken from the pool at its first use (and so
-    proven alive by the pool's check once), kept while the request runs and given back when it ends
-    (``_give_back``). The key check, the data and the audit row of one request share it: one checkout
-    per request instead of one per block. A block opened inside another gets a connection of its own,
-    so it never ends the outer block's transaction. Outside a request it is a plain pool checkout.
-    """
-    svc = services()
-    if not has_request_context() or g.get("_db_in_block"):
-        with svc.pool.connection(timeout) as conn:
-            try:
-                _set_mode(conn, autocommit, snapshot)
-                yield conn
-            finally:
-                _reset_mode(conn)
-        return
-    conn = g.get("_db_conn")
-    if conn is not None and conn.closed:  # broken earlier in this request: give it back for another
-        g.pop("_db_conn")
-        svc.pool.putconn(conn)
-        conn = None
-    if conn is None:
-        conn = g._db_conn = svc.pool.getconn(timeout)
-    g._db_in_block = True
-    try:
-        _set_mode(conn, autocommit, snapshot)
-        yield conn
-    except BaseException:
-        if not conn.closed and not autocommit:
-            try:
-                conn.rollback()
-            except psycopg.Error:
-                pass  # the connection is broken: the error being raised says why
-        raise
-    else:
-        if not autocommit:
-            conn.commit()
-    finally:
-        g._db_in_block = False
-        _reset_mode(conn)
-
-
-def _set_mode(conn: psycopg.Connection, autocommit: bool, snapshot: bool) -> None:
-    if conn.autocommit != autocommit:
-        conn.autocommit = autocommit
-    if snapshot:
-        conn.isolation_level, conn.read_only = psycopg.IsolationLevel.REPEATABLE_READ, True
-
-
-def _reset_mode(conn: psycopg.Connection) -> None:
-    """Back to the pool's defaults (read-write, the server's isolation level, transactions) at the end of
-    every block, so the next block, and the next request after ``_give_back``, find them; only possible,
-    and only needed, on a live connection between transactions (a broken one is discarded by the pool)."""
-    if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        if conn.read_only is not None or conn.isolation_level is not None:
-            conn.isolation_level, conn.read_only = None, None
-        if conn.autocommit:
-            conn.autocommit = False
-
-
-def _give_back(exc: BaseException | None) -> None:
-    """At the end of a request, its connection goes back to the pool (the pool discards a broken one).
-    Every block has already ended its transaction and reset the connection's mode."""
-    conn = g.pop("_db_conn", None)
-    if conn is not None:
-        services().pool.putconn(conn)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -124,14 +41,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # The pool connects in the background: the app starts even while the database is down and
     # answers 503 until it is back (see web/errors.py), instead of failing to boot.
-    pool = db.make_pool(settings, open_wait=False)
+    pool = make_pool(settings, open_wait=False)
     app.extensions["harmmap"] = Services(settings, pool)
-    app.teardown_request(_give_back)
 
-    from web import api, auth, brief, compress, errors, health, map_pages, ops, tasking_data
+    from web import answer, api, auth, brief, compress, db as web_db, errors, health, map_pages, ops, tasking_data
+
+    web_db.init_app(app)  # the request's own pooled connection, given back when the request ends
 
     ops.init_app(app, settings)  # no debug in production, JSON logs, request ids
     errors.init_app(app)
+    answer.init_app(app)  # a 304 raised as Unchanged anywhere is answered as it is
     compress.init_app(app)
     auth.init_app(app)  # g.principal, the route x role table, CSRF, sign-in, audit, security headers
     ops.init_limits(app, settings)  # after auth: limits are counted per g.principal

@@ -27,7 +27,8 @@ from psycopg_pool import PoolTimeout
 from harmmap import accounts
 from harmmap.access import Principal, allows
 from harmmap.db import DatabaseUnavailable
-from web import connection, services
+from web import services
+from web.db import connection
 from web.errors import _wants_json, problem
 
 log = logging.getLogger(__name__)

@@ -14,25 +14,17 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 from flask import Blueprint, Response, g, redirect, request, url_for
 
-from harmmap import briefing, reports
+from harmmap import briefing, published
 from harmmap.briefing import Context
-from web import connection, disclosure, services
-from web.errors import NotFound, report_problems
+from harmmap.published import Snapshot
+from web import answer, disclosure, services
+from web.answer import UnknownBorough, UnknownWard
 
 bp = Blueprint("brief", __name__)
 
 WARD_CODE = re.compile(r"^E05\d{6}$")
-
-
-class UnknownWard(NotFound):
-    title = "Unknown ward"
-
-
-class UnknownBorough(NotFound):
-    title = "Unknown borough"
 
 
 @bp.before_request
@@ -41,21 +33,18 @@ def _problems_as_json() -> None:
 
 
 @contextmanager
-def _snapshot() -> Iterator[tuple[psycopg.Connection, Context]]:
+def _snapshot() -> Iterator[tuple[Snapshot, Context]]:
     period = (request.args.get("period") or "").strip()[:40] or None
-    with connection() as conn:
-        with report_problems():
-            ctx = briefing.open_context(conn, services().settings, period, disclosure=disclosure.current())
-        yield conn, ctx
+    with answer.snapshot() as snap:
+        yield snap, briefing.open_context(snap, services().settings, period, disclosure=disclosure.current())
 
 
 def _pdf(body: bytes, filename: str, ctx: Context) -> Response:
     resp = Response(body, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    resp.headers["Cache-Control"] = "private, no-store"  # marked data, drawn with the time it was produced
-    resp.headers["X-Protective-Marking"] = ctx.marking
     resp.headers["X-Harm-Index-Version"] = str(ctx.version)
-    return resp
+    # marked data, drawn with the time it was produced: never kept
+    return answer.headers(resp, synthetic=ctx.synthetic, cache=answer.NO_STORE)
 
 
 def _stem(name: str, ctx: Context) -> str:
@@ -68,9 +57,9 @@ def ward_pdf(code: str) -> Response:
     code = code.strip().upper()
     if not WARD_CODE.match(code):
         raise UnknownWard(f"{code[:20]!r} is not a ward code: a 2022 London ward's GSS code looks like E05014095")
-    with _snapshot() as (conn, ctx):
+    with _snapshot() as (snap, ctx):
         try:
-            body = briefing.ward_pdf(conn, ctx, code)
+            body = briefing.ward_pdf(snap, ctx, code)
         except briefing.UnknownWard as e:
             raise UnknownWard(str(e)) from None
     return _pdf(body, f"{code}_{ctx.label.replace('/', '-')}.pdf", ctx)
@@ -85,10 +74,11 @@ def ward_page(code: str) -> Response:
 @bp.get("/borough/<borough>.pdf")
 def borough_pdf(borough: str) -> Response:
     """A borough's overview page, then one page per ward in rank order (borough by E09 code or name)."""
-    with _snapshot() as (conn, ctx):
+    with _snapshot() as (snap, ctx):
         try:
-            code, name = reports.resolve_borough(conn, borough[:60])
-            body = briefing.borough_pdf(conn, ctx, code)
-        except reports.UnknownBorough as e:
+            where = snap.borough(borough[:60])
+            body = briefing.borough_pdf(snap, ctx, where.code)
+        except published.UnknownBorough as e:
             raise UnknownBorough(str(e)) from None
+        name = where.name
     return _pdf(body, f"{_stem(name, ctx)}.pdf", ctx)

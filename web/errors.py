@@ -6,15 +6,11 @@ Pattern from pygeoapi's error module: each error carries its status and a user-s
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import psycopg
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from harmmap import periods, reports
 from harmmap.db import DatabaseUnavailable, NotMigrated
 
 log = logging.getLogger(__name__)
@@ -35,20 +31,6 @@ class NotFound(Problem):
 
 class NoIndex(Problem):
     status, title = 503, "Service unavailable"
-
-
-@contextmanager
-def report_problems() -> Iterator[None]:
-    """Run a ``harmmap.reports`` call as a request: a malformed period (``periods.PeriodError``) or one
-    the index does not have is a 400, no index published at all a 503; the message says which."""
-    try:
-        yield
-    except periods.PeriodError as e:
-        raise Problem(f"period: {e}") from None
-    except reports.NoIndexPublished as e:
-        raise NoIndex(str(e)) from None
-    except reports.ReportError as e:
-        raise Problem(str(e)) from None
 
 
 def _wants_json() -> bool:

@@ -8,23 +8,26 @@ level (see harmmap.domain.tolerance_for_zoom), cached per worker and by ETag.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import folium
 from branca.element import MacroElement
 from flask import Blueprint, Response, render_template, request, url_for
-from werkzeug.datastructures import MultiDict
 from jinja2 import Template
+from werkzeug.datastructures import MultiDict
 
 from harmmap import db
 from harmmap.domain import CURRENT_VINTAGE, SIMPLIFY_TOLERANCES_M, VINTAGES, tolerance_for_zoom
-from web import connection, disclosure, services, tasking_data
-from web.errors import NotFound, Problem
+from harmmap.published import HARM_INDEX, WorstRule
+from web import answer, disclosure, services, tasking_data
+from web.db import connection
+from web.errors import NoIndex, NotFound, Problem
+from web.params import choice_arg, int_arg
 
 bp = Blueprint("map", __name__)
 
@@ -55,26 +58,12 @@ def reference_status() -> ReferenceStatus:
 
 # --- ward geometry --------------------------------------------------------------------------------
 
-def _int_arg(name: str, default: int, allowed: tuple[int, ...] | range) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Problem(f"{name} must be a whole number, not {raw!r}") from None
-    if value not in allowed:
-        raise Problem(f"{name} must be one of {', '.join(map(str, allowed))}" if isinstance(allowed, tuple)
-                      else f"{name} must be between {allowed.start} and {allowed.stop - 1}")
-    return value
-
-
 @bp.get("/map/wards.geojson")
 def wards_geojson() -> Response:
     """All wards of a vintage, simplified for ``zoom`` (or an explicit ``tolerance`` in metres)."""
-    vintage = _int_arg("vintage", CURRENT_VINTAGE, VINTAGES)
-    zoom = _int_arg("zoom", 10, range(0, 23))
-    tolerance = _int_arg("tolerance", tolerance_for_zoom(zoom), SIMPLIFY_TOLERANCES_M)
+    vintage = choice_arg("vintage", CURRENT_VINTAGE, VINTAGES)
+    zoom = int_arg("zoom", 10, 0, 22)
+    tolerance = choice_arg("tolerance", tolerance_for_zoom(zoom), SIMPLIFY_TOLERANCES_M)
     borough = request.args.get("borough") or None
     if borough is not None and not (len(borough) == 9 and borough.startswith("E09") and borough[3:].isdigit()):
         raise Problem(f"borough must be a borough GSS code like E09000022, not {borough[:20]!r}")
@@ -84,39 +73,25 @@ def wards_geojson() -> Response:
 
     # The key names the published data exactly (batch, file fingerprint, the vintage's metadata),
     # so a reload, a new database or an edited flag never serves a stale body.
-    svc = services()
     meta = json.dumps(status.vintages[vintage], sort_keys=True, default=str)
     key = ("wards", status.batch_id, status.fingerprint, meta, vintage, tolerance, borough)
-    with svc.cache_lock:
-        hit = svc.cache.get(key)
-    if hit is None:
+
+    def build() -> tuple[str, bytes]:
         with connection() as conn:
             body = conn.execute(db.query("ward_geojson"),
                                 {"vintage": vintage, "tolerance": tolerance, "borough": borough}).fetchone()["body"]
         raw = body.encode()
-        etag = hashlib.sha256(repr(key).encode() + raw).hexdigest()[:32]
-        hit = (etag, raw, gzip.compress(raw, 6))
-        with svc.cache_lock:
-            if len(svc.cache) > 64:
-                svc.cache.clear()
-            svc.cache[key] = hit
-    etag, raw, packed = hit
-    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
-    if gzipped:
-        etag += "-gz"  # a different representation needs its own strong validator
-    resp = Response(mimetype="application/geo+json")
+        return hashlib.sha256(repr(key).encode() + raw).hexdigest()[:32], raw
+
+    etag, raw = answer.cached(key, build)
+    # Boundaries are public reference data (ONS, OGL) that change only with a reload: a browser may keep
+    # them for five minutes. web/compress.py gzips the body once per ETag and keeps it.
+    resp = Response(raw, mimetype="application/geo+json")
     resp.set_etag(etag)
-    resp.headers["Cache-Control"] = "private, max-age=300"  # marked data: no shared caches
-    resp.headers["Vary"] = "Accept-Encoding"
-    resp.headers["X-Protective-Marking"] = svc.settings.protective_marking
-    if request.if_none_match.contains(etag):
-        resp.status_code = 304
-        return resp
-    if gzipped:
-        resp.set_data(packed)
-        resp.headers["Content-Encoding"] = "gzip"
-    else:
-        resp.set_data(raw)
+    answer.headers(resp, synthetic=False, cache="private, max-age=300")
+    resp.keep_compressed = True  # type: ignore[attr-defined]
+    if request.if_none_match.contains_weak(etag):
+        return answer.finish(Response(status=304), None, etag, cache="private, max-age=300")
     return resp
 
 
@@ -166,36 +141,28 @@ def build_map(options: dict[str, Any]) -> folium.Map:
 
 # --- the first view's figures, in the page ----------------------------------------------------------
 
-RULES = ("top_n", "top_decile", "threshold")
-
-
-def _number(text: str | None, parse: Any, default: Any, lo: float, hi: float) -> Any:
-    try:
-        value = parse(text) if text else default
-    except ValueError:
-        return default
-    return value if lo <= value <= hi else default
-
-
-def initial_view(meta: dict[str, Any], args: MultiDict) -> tuple[dict[str, str], dict[str, str]]:
+def initial_view(meta: dict[str, Any], args: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """The arguments of values.json and worst.json for the view the page's URL names, corrected as
-    tasking.js corrects it (static/harmmap/tasking.js ``readURL``): an unknown period, layer, borough or
-    rule falls back to the default. Should the two ever disagree, the page only fetches what it needs."""
+    tasking.js corrects it (``HarmMap.viewFromQuery``, static/harmmap/tasking.js): an unknown period,
+    layer, borough or rule falls back to the default, an n or threshold outside the rule's limits to its
+    default. tests/url_state_cases.json holds the cases both are tested against."""
     by_period = {p["period"]: p for p in meta["periods"]}
     period = args.get("period") or meta["default_period"]
     if period not in by_period:
         period = meta["default_period"]
     have = by_period[period].get("layers") or [layer["id"] for layer in meta["layers"]]
-    layer = args.get("layer") or tasking_data.HARM_INDEX
+    layer = args.get("layer") or HARM_INDEX
+    if layer not in {x["id"] for x in meta["layers"]}:
+        layer = HARM_INDEX
     if layer not in have:
-        layer = tasking_data.HARM_INDEX if tasking_data.HARM_INDEX in have else (have[0] if have else layer)
+        layer = HARM_INDEX if HARM_INDEX in have else (have[0] if have else layer)
     text = (args.get("borough") or "").strip()
     borough = next((b["code"] for b in meta["boroughs"]
                     if text and (b["code"] == text.upper() or b["name"].lower() == text.lower())), "")
     rule = args.get("rule") or "top_n"
-    rule = rule if rule in RULES else "top_n"
-    n = _number(args.get("n"), int, 20, 1, 200)
-    threshold = _number(args.get("threshold"), float, 50.0, 0, 100)
+    rule = rule if rule in WorstRule.MODES else "top_n"
+    n = _number(args.get("n"), WHOLE, WorstRule.DEFAULT_N, *WorstRule.N_RANGE)
+    threshold = _number(args.get("threshold"), DECIMAL, WorstRule.DEFAULT_THRESHOLD, *WorstRule.THRESHOLD_RANGE)
     worst = {"period": period, "borough": borough, "rule": rule}
     if rule == "top_n":
         worst["n"] = str(n)
@@ -204,38 +171,46 @@ def initial_view(meta: dict[str, Any], args: MultiDict) -> tuple[dict[str, str],
     return {"period": period, "layer": layer, "borough": borough}, worst
 
 
+#: What a URL's n and threshold must look like to be read at all (the same patterns as tasking.js).
+WHOLE = re.compile(r"\s*[+-]?\d+\s*")
+DECIMAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _number(text: str | None, pattern: re.Pattern, default: Any, lo: float, hi: float) -> Any:
+    """``text`` as a number if it is written as one and lies in [lo, hi], else ``default``."""
+    if not text or not pattern.fullmatch(text):
+        return default
+    value = int(text) if pattern is WHOLE else float(text)
+    return value if lo <= value <= hi else default
+
+
 def first_view(args: MultiDict) -> dict[str, Any]:
-    """What tasking.js would fetch first (meta.json, values.json, worst.json for the URL's view), read in
-    one snapshot, so the page draws without waiting for them: the geometry is then its only request for
-    data. Empty when nothing is published yet (the page then asks and shows why). Kept per worker for
-    each publish and view, like the ward shapes, so only the first visitor to a view waits for it."""
-    svc = services()
+    """What tasking.js would fetch first (meta.json, values.json, worst.json for the URL's view), built by
+    the same functions as those endpoints in one snapshot, so the page draws without waiting for them:
+    the geometry is then its only request for data. Empty when nothing is published yet (the page then
+    asks and shows why). Kept per worker for each publish and view (``answer.cached``)."""
     try:
-        with tasking_data.snapshot() as (conn, pub):
-            key = ("first_view", pub.version, pub.published_at, pub.geo_batch, svc.settings.protective_marking,
-                   disclosure.current().key, tuple(sorted(args.items(multi=True))))
-            with svc.cache_lock:
-                hit = svc.cache.get(key)
-            if hit is not None:
-                return hit
-            meta = tasking_data.meta_body(conn, pub)
-            boot: dict[str, Any] = {"meta": meta}
-            if meta["default_period"] is not None:
+        with answer.snapshot(need_index=True) as snap:
+            key = ("first_view", snap.version, snap.published_at, snap.geo_batch,
+                   services().settings.protective_marking, disclosure.current().key,
+                   tuple(sorted(args.items(multi=True))))
+
+            def build() -> dict[str, Any]:
+                meta = tasking_data.meta_body(snap)
+                boot: dict[str, Any] = {"meta": meta}
                 values_args, worst_args = initial_view(meta, args)
                 for name, body, view_args in (("values", tasking_data.values_body, values_args),
                                               ("worst", tasking_data.worst_body, worst_args)):
                     try:
-                        boot[name] = body(conn, pub, view_args)
+                        with answer.problems():
+                            boot[name] = body(snap, view_args)
                     except Problem:
                         pass  # tasking.js asks again and shows the message
-    except tasking_data.NoIndex:
+                return answer.plain(boot)
+
+            return answer.cached(key, build)
+    except NoIndex:
         return {}
-    boot = tasking_data.plain(boot)
-    with svc.cache_lock:
-        if len(svc.cache) > 64:
-            svc.cache.clear()
-        svc.cache[key] = boot
-    return boot
 
 
 @bp.get("/")
@@ -258,6 +233,7 @@ def index() -> str:
         "ward_url": url_for(data + "ward_json", ward_code="__CODE__"),
         "search_url": url_for(data + "search"),
         "brief_borough_url": url_for("brief.borough_pdf", borough="__CODE__"),
+        "rules": WorstRule.limits(),
     }
     fig = build_map(options).get_root()
     fig.render()
@@ -276,4 +252,5 @@ def index() -> str:
         map_script=fig.script.render(),
         vintage=info,
         status=status,
+        rules=WorstRule.limits(),
     )

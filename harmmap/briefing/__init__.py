@@ -3,8 +3,8 @@ then one page per ward in rank order).
 
 Usable without Flask: ``web/brief.py`` serves these PDFs and ``harmmap brief`` (``cli.py`` here, a
 plug-in) writes a borough's files in parallel. Everything is read from the published index in one
-snapshot (``data.begin_snapshot``); a batch's worker processes share the parent's snapshot
-(``pg_export_snapshot``), so every page of a run comes from the same publish. Page design, greyscale
+snapshot (harmmap/published.py, the read model the map and the API use); a batch's worker processes share
+the parent's snapshot (``pg_export_snapshot``), so every page of a run comes from the same publish. Page design, greyscale
 and the scale bar: docs/briefing.md.
 """
 
@@ -18,21 +18,21 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
 from reportlab.pdfgen.canvas import Canvas
 
-from harmmap import db, reports
+from harmmap import db, published
 from harmmap.briefing import data, layout, pages
-from harmmap.briefing.data import BriefingError, Context, UnknownWard, begin_snapshot, load_context
+from harmmap.briefing.data import BriefingError, Context, UnknownWard, load_context
 from harmmap.config import Settings
 from harmmap.disclosure import Disclosure
+from harmmap.published import Snapshot
 
-__all__ = ["BriefingError", "UnknownWard", "Context", "begin_snapshot", "load_context", "open_context",
+__all__ = ["BriefingError", "UnknownWard", "Context", "load_context", "open_context",
            "ward_pdf", "borough_pdf", "write_borough", "BatchResult"]
 
 LONDON_TIME = ZoneInfo("Europe/London")
@@ -42,12 +42,11 @@ def now() -> datetime:
     return datetime.now(LONDON_TIME)
 
 
-def open_context(conn: psycopg.Connection, settings: Settings, period: str | None,
-                 snapshot_id: str | None = None, *, disclosure: Disclosure | None = None) -> Context:
-    """Begin the read snapshot on ``conn`` and read what every page shares. Without ``disclosure`` the
-    pages are for their readers, sergeants (``settings.disclosure_for("sergeant")``: suppressed by default)."""
-    begin_snapshot(conn, snapshot_id)
-    return load_context(conn, marking=settings.protective_marking, period=period, produced_at=now(),
+def open_context(snap: Snapshot, settings: Settings, period: str | None, *,
+                 disclosure: Disclosure | None = None) -> Context:
+    """What every page of a run shares, read from ``snap``. Without ``disclosure`` the pages are for their
+    readers, sergeants (``settings.disclosure_for("sergeant")``: suppressed by default)."""
+    return load_context(snap, marking=settings.protective_marking, period=period, produced_at=now(),
                         disclosure=disclosure or settings.disclosure_for("sergeant"))
 
 
@@ -62,35 +61,35 @@ def _canvas(buffer: io.BytesIO | str, ctx: Context, title: str) -> Canvas:
     return c
 
 
-def _fetch(conn: psycopg.Connection, ctx: Context) -> pages.Fetch:
+def _fetch(snap: Snapshot, ctx: Context) -> pages.Fetch:
     """What a map frame shows: its wards, and the outlines of their boroughs."""
     def fetch(frame: tuple[float, float, float, float], tolerance_m: float):
-        wards = data.map_wards(conn, ctx, frame, tolerance_m)
-        return wards, data.borough_outlines(conn, ctx, {w.borough_code for w in wards})
+        wards = data.map_wards(snap.conn, ctx, frame, tolerance_m)
+        return wards, data.borough_outlines(snap.conn, ctx, {w.borough_code for w in wards})
     return fetch
 
 
-def _ward_bbox(conn: psycopg.Connection, code: str) -> tuple[float, float, float, float]:
-    bbox = data.extent(conn, ward=code)
+def _ward_bbox(snap: Snapshot, code: str) -> tuple[float, float, float, float]:
+    bbox = data.extent(snap.conn, ward=code)
     if bbox is None:
         raise UnknownWard(f"{code[:20]!r} is not a 2022 London ward code (E05...)")
     return bbox
 
 
-def draw_ward(c: Canvas, conn: psycopg.Connection, ctx: Context, ward_code: str, *, page: int = 1,
+def draw_ward(c: Canvas, snap: Snapshot, ctx: Context, ward_code: str, *, page: int = 1,
               pages_total: int = 1) -> layout.MapView:
-    summary = data.ward_summary(conn, ctx, ward_code)
-    bbox = _ward_bbox(conn, summary["ward_code"])
-    return pages.ward_page(c, ctx, summary, data.targets(conn, ctx, summary["borough_code"]), bbox,
-                           _fetch(conn, ctx), page=page, pages=pages_total)
+    summary = data.ward_summary(snap, ctx, ward_code)
+    bbox = _ward_bbox(snap, summary["ward_code"])
+    return pages.ward_page(c, ctx, summary, data.targets(snap.conn, ctx, summary["borough_code"]), bbox,
+                           _fetch(snap, ctx), page=page, pages=pages_total)
 
 
-def ward_pdf(conn: psycopg.Connection, ctx: Context, ward_code: str) -> bytes:
+def ward_pdf(snap: Snapshot, ctx: Context, ward_code: str) -> bytes:
     """One ward's briefing page as PDF bytes (UnknownWard for a code that is not a 2022 ward)."""
     buffer = io.BytesIO()
-    summary = data.ward_summary(conn, ctx, ward_code)
+    summary = data.ward_summary(snap, ctx, ward_code)
     c = _canvas(buffer, ctx, f"{summary['ward_name']} - {ctx.label} briefing")
-    draw_ward(c, conn, ctx, summary["ward_code"])
+    draw_ward(c, snap, ctx, summary["ward_code"])
     c.save()
     return buffer.getvalue()
 
@@ -99,29 +98,25 @@ def ward_pdf(conn: psycopg.Connection, ctx: Context, ward_code: str) -> bytes:
 class BoroughPlan:
     code: str
     name: str
-    rows: list[dict]            # ranked wards, worst first (reports.worst rows)
+    rows: list[dict]            # ranked wards, worst first (published.WorstWard as dicts)
     unranked: list[str]         # ward codes with no rank (the City of London)
 
 
-def plan_borough(conn: psycopg.Connection, ctx: Context, borough: str) -> BoroughPlan:
-    code, name = reports.resolve_borough(conn, borough)
-    worst = data.borough_wards(conn, ctx, code)
-    rows = worst.rows.to_dict("records")
-    for r in rows:
-        for k in ("rank", "rank_london", "decile_london"):
-            r[k] = reports.whole(r[k])
-    unranked = [] if rows else [r["ward_code"] for r in conn.execute(db.query("brief_borough_wards"),
-                                                                      {"borough": code})]
-    return BoroughPlan(code, name, rows, unranked)
+def plan_borough(snap: Snapshot, ctx: Context, borough: str) -> BoroughPlan:
+    where = snap.borough(borough)
+    rows = [asdict(r) for r in data.borough_wards(snap, ctx, where).rows]
+    unranked = [] if rows else [r["ward_code"] for r in snap.conn.execute(db.query("brief_borough_wards"),
+                                                                           {"borough": where.code})]
+    return BoroughPlan(where.code, where.name, rows, unranked)
 
 
-def draw_overview(c: Canvas, conn: psycopg.Connection, ctx: Context, plan: BoroughPlan, *, page: int = 1,
+def draw_overview(c: Canvas, snap: Snapshot, ctx: Context, plan: BoroughPlan, *, page: int = 1,
                   pages_total: int = 1) -> layout.MapView:
-    bbox = data.extent(conn, borough=plan.code)
+    bbox = data.extent(snap.conn, borough=plan.code)
     if bbox is None:
         raise BriefingError(f"borough {plan.code} has no 2022 wards loaded")
-    return pages.borough_page(c, ctx, (plan.code, plan.name), plan.rows, data.targets(conn, ctx, plan.code),
-                              bbox, _fetch(conn, ctx), page=page, pages=pages_total)
+    return pages.borough_page(c, ctx, (plan.code, plan.name), plan.rows, data.targets(snap.conn, ctx, plan.code),
+                              bbox, _fetch(snap, ctx), page=page, pages=pages_total)
 
 
 def ward_order(plan: BoroughPlan) -> list[str]:
@@ -129,16 +124,16 @@ def ward_order(plan: BoroughPlan) -> list[str]:
     return [r["ward_code"] for r in plan.rows] + plan.unranked
 
 
-def borough_pdf(conn: psycopg.Connection, ctx: Context, borough: str) -> bytes:
+def borough_pdf(snap: Snapshot, ctx: Context, borough: str) -> bytes:
     """A borough's overview page, then one page per ward in rank order, as one PDF."""
-    plan = plan_borough(conn, ctx, borough)
+    plan = plan_borough(snap, ctx, borough)
     order = ward_order(plan)
     total = 1 + len(order)
     buffer = io.BytesIO()
     c = _canvas(buffer, ctx, f"{plan.name} - {ctx.label} briefing")
-    draw_overview(c, conn, ctx, plan, page=1, pages_total=total)
+    draw_overview(c, snap, ctx, plan, page=1, pages_total=total)
     for i, code in enumerate(order, start=2):
-        draw_ward(c, conn, ctx, code, page=i, pages_total=total)
+        draw_ward(c, snap, ctx, code, page=i, pages_total=total)
     c.save()
     return buffer.getvalue()
 
@@ -166,20 +161,19 @@ _worker: dict = {}
 
 def _worker_start(url: str, snapshot_id: str, ctx: Context) -> None:
     conn = db.connect(url)
-    begin_snapshot(conn, snapshot_id)
-    _worker.update(conn=conn, ctx=ctx)
+    _worker.update(snap=published.begin(conn, snapshot_id), ctx=ctx)
     # close it when the pool stops the worker (multiprocessing runs these before the process exits)
     multiprocessing.util.Finalize(None, conn.close, exitpriority=10)
 
 
 def _worker_page(kind: str, code: str, path: str, plan: BoroughPlan | None) -> str:
-    conn, ctx = _worker["conn"], _worker["ctx"]
+    snap, ctx = _worker["snap"], _worker["ctx"]
     c = _canvas(path, ctx, f"{code} - {ctx.label} briefing")
     if kind == "overview":
         assert plan is not None
-        draw_overview(c, conn, ctx, plan)
+        draw_overview(c, snap, ctx, plan)
     else:
-        draw_ward(c, conn, ctx, code)
+        draw_ward(c, snap, ctx, code)
     c.save()
     return path
 
@@ -194,9 +188,10 @@ def write_borough(settings: Settings, borough: str, period: str | None, out_dir:
     workers = max(1, workers or os.cpu_count() or 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     with db.connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
-        ctx = open_context(conn, settings, period, disclosure=disclosure)
-        snapshot_id = conn.execute("SELECT pg_export_snapshot() AS id").fetchone()["id"]
-        plan = plan_borough(conn, ctx, borough)
+        snap = published.begin(conn)
+        ctx = open_context(snap, settings, period, disclosure=disclosure)
+        snapshot_id = conn.execute(db.query("export_snapshot")).fetchone()["id"]
+        plan = plan_borough(snap, ctx, borough)
         stem = f"{slug(plan.name)}_{ctx.label.replace('/', '-')}"
         names = {r["ward_code"]: r["ward_name"] for r in plan.rows}
         jobs: list[tuple[str, str, str, BoroughPlan | None]] = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from harmmap import periods, reports
+from harmmap import periods, published
 
 
 @click.command("brief")
@@ -37,8 +37,9 @@ def brief(borough: str | None, ward_code: str | None, period: str | None, out_di
     if ward_code:
         out_dir.mkdir(parents=True, exist_ok=True)
         with db.connect(settings.database_url, timeout_s=settings.db_timeout_s) as conn:
-            ctx = briefing.open_context(conn, settings, period, disclosure=disclosure)
-            pdf = briefing.ward_pdf(conn, ctx, ward_code)
+            snap = published.begin(conn)
+            ctx = briefing.open_context(snap, settings, period, disclosure=disclosure)
+            pdf = briefing.ward_pdf(snap, ctx, ward_code)
         path = out_dir / f"{ward_code.strip().upper()}_{ctx.label.replace('/', '-')}.pdf"
         path.write_bytes(pdf)
         click.echo(f"{settings.protective_marking}: {path}")
@@ -73,7 +74,7 @@ def _synthetic_note(synthetic: bool) -> None:
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    return (reports.ReportError, periods.PeriodError)
+    return (published.ReadError, periods.PeriodError)
 
 
 brief.user_errors = _user_errors()  # type: ignore[attr-defined]

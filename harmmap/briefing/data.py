@@ -13,11 +13,11 @@ from typing import Any
 
 import psycopg
 import shapely
-from psycopg import sql
 from shapely.geometry.base import BaseGeometry
 
-from harmmap import db, periods, reports
+from harmmap import db, published
 from harmmap.disclosure import Disclosure
+from harmmap.published import Snapshot
 
 #: Tolerance of the locator inset's borough outlines (metres): invisible at its ~1:1,000,000.
 LOCATOR_TOLERANCE_M = 150.0
@@ -25,7 +25,7 @@ LOCATOR_TOLERANCE_M = 150.0
 OUTLINE_TOLERANCE_M = 2.0
 
 
-class BriefingError(reports.ReportError):
+class BriefingError(published.ReadError):
     """A briefing the published data cannot give (unknown ward, borough or period); safe to show."""
 
 
@@ -51,7 +51,7 @@ class Context:
     produced_at: datetime
     version: int
     published_at: datetime
-    period: dict[str, Any]             # a row of reports.published_period
+    period: published.Period
     boundary_note: str
     boroughs: list[Area]               # simplified for the locator
     weights: dict[str, float] = field(default_factory=dict)
@@ -63,15 +63,15 @@ class Context:
 
     @property
     def label(self) -> str:
-        return self.period["period"]
+        return self.period.label
 
     @property
     def title(self) -> str:
-        return periods.parse(self.label).title
+        return self.period.title
 
     @property
     def synthetic(self) -> bool:
-        return bool(self.period["synthetic"])
+        return bool(self.period.synthetic)
 
 
 @dataclass
@@ -89,41 +89,28 @@ class MapWard:
     geom: BaseGeometry
 
 
-def begin_snapshot(conn: psycopg.Connection, snapshot_id: str | None = None) -> None:
-    """Start a read-only REPEATABLE READ transaction, optionally on a snapshot another session exported
-    (``pg_export_snapshot``): a batch's workers then read exactly what its parent read."""
-    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    if snapshot_id:
-        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
-
-
-def load_context(conn: psycopg.Connection, *, marking: str, period: str | None,
+def load_context(snap: Snapshot, *, marking: str, period: str | None,
                  produced_at: datetime, disclosure: Disclosure | None = None) -> Context:
     """The requested published period (or the map's default one) and what every page needs with it.
 
-    Call inside ``begin_snapshot``. Raises ``reports.NoIndexPublished``, ``reports.UnknownPeriod`` or
-    ``periods.PeriodError`` (a malformed label).
+    Raises ``published.NoIndexPublished``, ``published.UnknownPeriod`` or ``periods.PeriodError`` (a
+    malformed label).
     """
-    cur = conn.execute(db.query("map_current")).fetchone()
-    if cur is None or cur["version"] is None:
-        raise reports.NoIndexPublished(reports.NO_INDEX)
-    label = (period or "").strip()
-    if not label:
-        row = conn.execute(db.query("map_default_period"), {"version": cur["version"]}).fetchone()
-        if row is None:
-            raise reports.NoIndexPublished(reports.NO_INDEX)
-        label = row["period"]
-    meta = reports.published_period(conn, label)
-    vintage = conn.execute(db.query("brief_vintage")).fetchone() or {}
+    snap.require_index()
+    meta = snap.period(period)
+    vintage = snap.conn.execute(db.query("brief_vintage")).fetchone() or {}
     boroughs = [Area(r["borough_code"], r["borough_name"], bool(r["city_of_london"]), shapely.from_wkb(r["wkb"]))
-                for r in conn.execute(db.query("brief_boroughs"), {"tolerance_m": LOCATOR_TOLERANCE_M})]
-    weights = dict(sorted(meta["weights"].items(), key=lambda kv: (-kv[1], kv[0])))
-    used = meta["indicators"] or {}
-    fake = [slug for slug, m in used.items() if (m or {}).get("synthetic")]
-    return Context(marking=marking, produced_at=produced_at, version=int(meta["version"]),
-                   published_at=cur["published_at"], period=meta,
+                for r in snap.conn.execute(db.query("brief_boroughs"), {"tolerance_m": LOCATOR_TOLERANCE_M})]
+    return Context(marking=marking, produced_at=produced_at, version=int(meta.version),
+                   published_at=snap.published_at, period=meta,
                    boundary_note=vintage.get("boundary_note") or "", boroughs=boroughs,
-                   weights=weights, synthetic_indicators=fake, disclosure=disclosure or Disclosure())
+                   weights=meta.weights_by_size(), synthetic_indicators=_synthetic_loaded(meta),
+                   disclosure=disclosure or Disclosure())
+
+
+def _synthetic_loaded(period: published.Period) -> list[str]:
+    """Every indicator the publish loaded from synthetic files (weighted or not), as the footer lists them."""
+    return [slug for slug, m in (period.indicators or {}).items() if (m or {}).get("synthetic")]
 
 
 def extent(conn: psycopg.Connection, *, ward: str | None = None,
@@ -144,8 +131,9 @@ def map_wards(conn: psycopg.Connection, ctx: Context, frame: tuple[float, float,
                          "xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax}).fetchall()
     return [MapWard(code=r["ward_code"], name=r["ward_name"], borough_code=r["borough_code"],
                     borough_name=r["borough_name"], city_of_london=bool(r["city_of_london"]),
-                    score=reports.number(r["score"]), rank_london=reports.whole(r["rank_london"]),
-                    decile_london=reports.whole(r["decile_london"]), rank_borough=reports.whole(r["rank_borough"]),
+                    score=published.number(r["score"]), rank_london=published.whole(r["rank_london"]),
+                    decile_london=published.whole(r["decile_london"]),
+                    rank_borough=published.whole(r["rank_borough"]),
                     hotspot=r["hotspot"], geom=shapely.from_wkb(r["wkb"])) for r in rows]
 
 
@@ -160,10 +148,11 @@ def borough_outlines(conn: psycopg.Connection, ctx: Context, codes: set[str]) ->
     return [ctx.outlines[c] for c in sorted(codes) if c in ctx.outlines]
 
 
-def ward_summary(conn: psycopg.Connection, ctx: Context, ward_code: str) -> dict[str, Any]:
-    """The ward's figures as the map's ward panel shows them (reports.ward_summary); UnknownWard if none."""
+def ward_summary(snap: Snapshot, ctx: Context, ward_code: str) -> dict[str, Any]:
+    """The ward's figures as the map's ward panel shows them (the read model's ward summary, with the
+    reader's disclosure); UnknownWard if none."""
     code = ward_code.strip().upper()
-    summary = reports.ward_summary(conn, ctx.period, code, ctx.version)
+    summary = snap.ward_summary(ctx.period, code)
     if summary is None:
         raise UnknownWard(f"{ward_code[:20]!r} is not a 2022 London ward code (E05...)")
     return ctx.disclosure.ward_summary(summary)
@@ -182,6 +171,6 @@ def area_figures(conn: psycopg.Connection, ctx: Context, borough_code: str) -> d
     return {r["indicator"]: r for r in rows}
 
 
-def borough_wards(conn: psycopg.Connection, ctx: Context, borough: str) -> reports.Worst:
+def borough_wards(snap: Snapshot, ctx: Context, borough: published.Borough) -> published.Worst:
     """Every ranked ward of the borough, worst first, with the indicators that put each there."""
-    return reports.worst(conn, ctx.label, mode="top_n", n=10_000, borough=borough, disclosure=ctx.disclosure)
+    return snap.worst(ctx.period, None, borough=borough, disclosure=ctx.disclosure)

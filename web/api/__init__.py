@@ -44,6 +44,3 @@ def _cors(resp: Response) -> Response:
 
 
 from web.api import features, harm, openapi, tiles  # noqa: E402,F401  (routes register on bp)
-from web.api.common import Unchanged  # noqa: E402
-
-bp.register_error_handler(Unchanged, lambda e: e.response)

@@ -17,13 +17,13 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, render_template, request, url_for
 
-from web import services
+from harmmap.published import Snapshot
+from web import answer, services
 from web.api import bp
 from web.api.collections import COLLECTIONS, LONDON_BBOX_CRS84, Collection, Query, count_sql, extent_sql, \
     geometry_sql, page_sql, parse_filter
-from web.api.common import CRS84, CRSS, EPSG27700, Snapshot, bool_arg, check_params, crs_uri, csv_cell, dumps, \
-    validate, finish, int_arg, json_response, metadata, now_stamp, output_format, parse_bbox, \
-    parse_datetime, snapshot
+from web.api.common import CRS84, CRSS, EPSG27700, crs_uri, now_stamp, parse_bbox, parse_datetime
+from web.params import bool_arg, check_params, int_arg
 from web.errors import NotFound, Problem
 
 CONFORMANCE = (
@@ -72,8 +72,8 @@ def self_links(title: str, formats: tuple[str, ...], current: str, **extra: Any)
 def html_page(snap: Snapshot, etag: str, *, title: str, view: str, data: dict[str, Any],
               synthetic: bool = False) -> Response:
     body = render_template("api.html", title=title, view=view, data=data, synthetic=synthetic,
-                           meta=metadata(synthetic))
-    return finish(Response(body, mimetype="text/html"), snap, etag, synthetic=synthetic)
+                           meta=answer.metadata(synthetic))
+    return answer.finish(Response(body, mimetype="text/html"), snap, etag, synthetic=synthetic)
 
 
 def _collection_or_404(cid: str) -> Collection:
@@ -88,15 +88,15 @@ def _collection_or_404(cid: str) -> Collection:
 @bp.get("/")
 def landing() -> Response:
     check_params(("f",))
-    fmt = output_format()
-    with snapshot() as snap:
-        etag = validate(snap, fmt)
+    fmt = answer.output_format()
+    with answer.snapshot() as snap:
+        etag = answer.validate(snap, fmt)
     body = {
         "title": "HarmMap spatial API",
         "description": ("Ward-level drug harm in London for police tasking: wards, boroughs, the harm index and "
                         "each indicator per ward and period (OGC API - Features), rankings, ward summaries, "
                         "point in ward, radius and polygon queries, vector tiles."),
-        **metadata(bool(snap.synthetic)),
+        **answer.metadata(bool(snap.synthetic)),
         "links": self_links("This document", ("json", "html"), fmt) + [
             {"href": url("api.openapi", f="json"), "rel": "service-desc", "type": OPENAPI_JSON,
              "title": "The API definition (OpenAPI 3.0)"},
@@ -118,20 +118,20 @@ def landing() -> Response:
     }
     if fmt == "html":
         return html_page(snap, etag, title=body["title"], view="landing", data=body, synthetic=bool(snap.synthetic))
-    return json_response(body, snap, etag, synthetic=bool(snap.synthetic))
+    return answer.json(body, snap, etag, synthetic=bool(snap.synthetic))
 
 
 @bp.get("/conformance")
 def conformance() -> Response:
     check_params(("f",))
-    fmt = output_format()
-    with snapshot() as snap:
-        etag = validate(snap, fmt)
-    body = {"conformsTo": list(CONFORMANCE), **metadata(False),
+    fmt = answer.output_format()
+    with answer.snapshot() as snap:
+        etag = answer.validate(snap, fmt)
+    body = {"conformsTo": list(CONFORMANCE), **answer.metadata(False),
             "links": self_links("Conformance classes", ("json", "html"), fmt)}
     if fmt == "html":
         return html_page(snap, etag, title="Conformance classes", view="conformance", data=body)
-    return json_response(body, snap, etag)
+    return answer.json(body, snap, etag)
 
 
 def _extent(snap: Snapshot, c: Collection) -> list[float]:
@@ -193,33 +193,33 @@ def collection_doc(snap: Snapshot, c: Collection) -> dict[str, Any]:
 @bp.get("/collections")
 def collections() -> Response:
     check_params(("f",))
-    fmt = output_format()
-    with snapshot() as snap:
-        etag = validate(snap, fmt)
+    fmt = answer.output_format()
+    with answer.snapshot() as snap:
+        etag = answer.validate(snap, fmt)
         docs = [collection_doc(snap, c) for c in COLLECTIONS.values() if not (c.needs_index and snap.version is None)]
     synthetic = bool(snap.synthetic)
-    body = {"links": self_links("The feature collections", ("json", "html"), fmt), **metadata(synthetic),
+    body = {"links": self_links("The feature collections", ("json", "html"), fmt), **answer.metadata(synthetic),
             "crs": list(CRSS), "collections": docs}
     if fmt == "html":
         return html_page(snap, etag, title="Collections", view="collections", data=body, synthetic=synthetic)
-    return json_response(body, snap, etag, synthetic=synthetic)
+    return answer.json(body, snap, etag, synthetic=synthetic)
 
 
 @bp.get("/collections/<cid>")
 def collection(cid: str) -> Response:
     c = _collection_or_404(cid)
     check_params(("f",))
-    fmt = output_format()
-    with snapshot() as snap:
+    fmt = answer.output_format()
+    with answer.snapshot() as snap:
         if c.needs_index:
             snap.require_index()
         synthetic = bool(c.needs_index and snap.synthetic)
-        etag = validate(snap, fmt, synthetic=synthetic)
+        etag = answer.validate(snap, fmt, synthetic=synthetic)
         body = collection_doc(snap, c)
-    body.update(metadata(synthetic))
+    body.update(answer.metadata(synthetic))
     if fmt == "html":
         return html_page(snap, etag, title=c.title, view="collection", data=body, synthetic=synthetic)
-    return json_response(body, snap, etag, synthetic=synthetic)
+    return answer.json(body, snap, etag, synthetic=synthetic)
 
 
 # --- items ---------------------------------------------------------------------------------------
@@ -263,18 +263,18 @@ def _counted(snap: Snapshot, q: Query, unfiltered: bool) -> int:
 def items(cid: str) -> Response:
     c = _collection_or_404(cid)
     check_params(ITEMS_PARAMS + tuple(c.filters))
-    fmt = output_format(("json", "html", "csv"))
+    fmt = answer.output_format(("json", "html", "csv"))
     limit = int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = int_arg("offset", 0, 0, MAX_OFFSET)
     want_count = bool_arg("count")
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         if c.needs_index:
             snap.require_index()
         q = parse_query(c, snap)
         if q.after is not None and offset:
             raise Problem("give offset or after, not both")
         synthetic = bool(c.needs_index and snap.synthetic)
-        etag = validate(snap, fmt, synthetic=synthetic)
+        etag = answer.validate(snap, fmt, synthetic=synthetic)
         rows = snap.conn.execute(page_sql(q, wkt=fmt == "csv"),
                                  {**q.params(), "limit": limit + 1, "offset": offset}).fetchall()
         more = len(rows) > limit
@@ -300,15 +300,15 @@ def items(cid: str) -> Response:
     head = {"type": "FeatureCollection", "timeStamp": now_stamp(), "numberReturned": len(rows)}
     if matched is not None:
         head["numberMatched"] = matched
-    head.update(metadata(synthetic))
+    head.update(answer.metadata(synthetic))
     head["links"] = links
     if fmt == "html":
         return _crs_header(html_page(snap, etag, title=c.title, view="items",
                                      data={**head, "features": [json.loads(f) for f in features], "collection": c.id},
                                      synthetic=synthetic), q)
     # The features are GeoJSON text from PostGIS: spliced in, never parsed and re-encoded here.
-    text = dumps(head)[:-1] + ',"features":[' + ",".join(features) + "]}"
-    return _crs_header(finish(Response(text, mimetype=GEOJSON), snap, etag, synthetic=synthetic), q)
+    text = answer.dumps(head)[:-1] + ',"features":[' + ",".join(features) + "]}"
+    return _crs_header(answer.finish(Response(text, mimetype=GEOJSON), snap, etag, synthetic=synthetic), q)
 
 
 #: Encoded geometries kept per worker, at most this many (all vintages' wards and the boroughs in three
@@ -349,9 +349,9 @@ def _items_csv(c: Collection, rows: list[dict], snap: Snapshot, etag: str, q: Qu
     marking = services().settings.protective_marking
     for r in rows:
         key = tuple(r[f"k{i}"] for i in range(len(c.keys)))
-        writer.writerow([csv_cell(v) for v in (c.feature_id(key), *(r["props_obj"].get(n) for n in names),
+        writer.writerow([answer.csv_cell(v) for v in (c.feature_id(key), *(r["props_obj"].get(n) for n in names),
                                                r["wkt"], marking)])
-    resp = finish(Response(out.getvalue(), mimetype="text/csv"), snap, etag, synthetic=synthetic)
+    resp = answer.finish(Response(out.getvalue(), mimetype="text/csv"), snap, etag, synthetic=synthetic)
     resp.headers["Content-Disposition"] = f'inline; filename="{c.id}.csv"'
     return _crs_header(resp, q)
 
@@ -360,16 +360,16 @@ def _items_csv(c: Collection, rows: list[dict], snap: Snapshot, etag: str, q: Qu
 def item(cid: str, fid: str) -> Response:
     c = _collection_or_404(cid)
     check_params(("f", "crs"))
-    fmt = output_format(("json", "html", "csv"))
+    fmt = answer.output_format(("json", "html", "csv"))
     key = c.parse_id(fid)
     if key is None:
         raise UnknownFeature(f"{fid[:60]!r} is not a feature id of {c.id}")
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         if c.needs_index:
             snap.require_index()
         q = Query(c, snap.version, crs=crs_uri(request.args.get("crs"), "crs"), key=key)
         synthetic = bool(c.needs_index and snap.synthetic)
-        etag = validate(snap, fmt, synthetic=synthetic)
+        etag = answer.validate(snap, fmt, synthetic=synthetic)
         row = snap.conn.execute(page_sql(q, paged=False, wkt=fmt == "csv"), q.params()).fetchone()
         if row is None:
             raise UnknownFeature(f"{c.id} has no feature {fid[:60]!r}")
@@ -378,9 +378,9 @@ def item(cid: str, fid: str) -> Response:
         return _items_csv(c, [row], snap, etag, q, synthetic)
     links = self_links(f"Feature {fid}", ("json", "html", "csv"), fmt, geojson=True) + [
         {"href": url("api.collection", cid=c.id), "rel": "collection", "type": "application/json", "title": c.title}]
-    tail = {**metadata(synthetic), "links": links}
+    tail = {**answer.metadata(synthetic), "links": links}
     if fmt == "html":
         return _crs_header(html_page(snap, etag, title=f"{c.title}: {fid}", view="feature",
                                      data={**json.loads(feature), **tail, "collection": c.id}, synthetic=synthetic), q)
-    text = feature[:-1] + "," + dumps(tail)[1:]
-    return _crs_header(finish(Response(text, mimetype=GEOJSON), snap, etag, synthetic=synthetic), q)
+    text = feature[:-1] + "," + answer.dumps(tail)[1:]
+    return _crs_header(answer.finish(Response(text, mimetype=GEOJSON), snap, etag, synthetic=synthetic), q)

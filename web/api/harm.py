@@ -1,9 +1,9 @@
 """HarmMap's own questions, as JSON (rankings also as CSV):
 
 - ``GET /api/harm/worst``: the worst wards of a period, London-wide or in a borough, with the index, its
-  components, decile, hotspot class and trend (``harmmap.reports.worst``, the same rule as the map and
+  components, decile, hotspot class and trend (``harmmap.published``, the same rule as the map and
   ``harmmap index show``);
-- ``GET /api/harm/wards/{code}``: one ward's full summary and time series (``harmmap.reports.ward_summary``);
+- ``GET /api/harm/wards/{code}``: one ward's full summary and time series (``harmmap.published``);
 - ``GET /api/wards/at``: a point (lon/lat, or easting/northing) to its ward in every vintage and the 2022
   ward's summary; ``POST /api/wards/at``: up to 10,000 points at once;
 - ``GET /api/wards/near`` (a radius round a point) and ``POST /api/wards/within`` (a posted polygon): the
@@ -12,21 +12,20 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
 import shapely
 from flask import Response, request
 
-from harmmap import db, periods, reports
-from harmmap.indicators import BY_SLUG, INDICATORS
-from web import disclosure, services
+from harmmap import db, published
+from harmmap.indicators import INDICATORS
+from harmmap.published import Snapshot, WorstRule, number
+from web import answer, disclosure, services
 from web.api import bp
-from web.api.common import CRS84, CRSS, EPSG27700, Snapshot, TooLarge, arg, check_params, crs_uri, \
-    validate, csv_cell, dumps, finish, float_arg, int_arg, json_response, metadata, output_format, snapshot
-from web.errors import NoIndex, NotFound, Problem, report_problems
+from web.api.common import CRS84, CRSS, EPSG27700, TooLarge, crs_uri
+from web.params import arg, check_params, float_arg, int_arg
+from web.errors import NotFound, Problem
 
 MAX_POINTS = 10_000
 MAX_VERTICES = 10_000
@@ -55,17 +54,9 @@ class NoWardHere(NotFound):
 
 # --- parameters ----------------------------------------------------------------------------------
 
-def period_of(snap: Snapshot, label: str | None) -> dict:
-    """The requested (or default) published period, or a 400 naming what is published."""
-    version = snap.require_index()
-    label = (label or "").strip()
-    if not label:
-        row = snap.conn.execute(db.query("map_default_period"), {"version": version}).fetchone()
-        if row is None:
-            raise NoIndex(reports.NO_INDEX)
-        label = row["period"]
-    with report_problems():
-        return reports.published_period(snap.conn, label[:40])
+def period_of(snap: Snapshot, label: str | None) -> published.Period:
+    """The requested (or default) published period, or a 400 naming what is published (503: none is)."""
+    return snap.period(label)
 
 
 def point_args() -> tuple[float, float, int, str]:
@@ -87,7 +78,7 @@ def point_args() -> tuple[float, float, int, str]:
 
 
 def _ward_place(r: dict) -> dict[str, Any]:
-    return {"score": reports.number(r.get("score")), "rank_london": r.get("rank_london"),
+    return {"score": number(r.get("score")), "rank_london": r.get("rank_london"),
             "decile_london": r.get("decile_london"), "hotspot": r.get("hotspot")}
 
 
@@ -103,75 +94,61 @@ def _trend(current: float | None, before: float | None) -> dict[str, Any]:
 def worst() -> Response:
     """The worst-affected wards: ``rule`` top_n (``n``), top_decile or threshold (``threshold``)."""
     check_params(("f", "period", "borough", "rule", "n", "threshold"))
-    fmt = output_format(("json", "csv"))
-    rule = arg("rule") or "top_n"
-    if rule not in reports.WORST_RULES:
-        raise Problem(f"rule must be one of {', '.join(reports.WORST_RULES)}, not {rule[:30]!r}")
-    n = int_arg("n", 20, 1, 1000)
-    threshold = float_arg("threshold")
-    if rule == "threshold" and threshold is None:
-        raise Problem("rule=threshold needs threshold, a score from 0 to 100")
-    if threshold is not None and not 0 <= threshold <= 100:
-        raise Problem(f"threshold must be a score from 0 to 100, not {threshold}")
-    with snapshot() as snap:
+    fmt = answer.output_format(("json", "csv"))
+    try:
+        rule = WorstRule.parse(request.args)
+    except ValueError as e:
+        raise Problem(str(e)) from None
+    with answer.snapshot() as snap:
         period = period_of(snap, arg("period"))
-        etag = validate(snap, fmt, synthetic=bool(period["synthetic"]))
-        with report_problems():
-            result = reports.worst(snap.conn, period["period"], mode=rule, n=n, threshold=threshold,
-                                   borough=(arg("borough") or None) and arg("borough")[:60],
-                                   contributors=len(INDICATORS), disclosure=disclosure.current())
-        p = periods.parse(result.period)
-        wards = result.rows["ward_code"].tolist()
-        history = snap.conn.execute(db.query("api_score_history"), {
-            "version": snap.version, "wards": wards,
-            "periods": [p.previous.label, p.year_before.label]}).fetchall()
-    before = {(h["ward_code"], h["period"]): reports.number(h["score"]) for h in history}
+        etag = answer.validate(snap, fmt, synthetic=bool(period.synthetic))
+        borough = snap.borough(arg("borough")) if arg("borough") else None
+        result = snap.worst(period, rule, borough=borough, contributors=len(INDICATORS),
+                            disclosure=disclosure.current())
+        p = period.parsed
+        before = snap.score_history([r.ward_code for r in result.rows], [p.previous.label, p.year_before.label])
     rows = []
-    for i, r in enumerate(result.rows.to_dict("records"), start=1):
-        score = reports.number(r["score"])
+    for i, r in enumerate(result.rows, start=1):
         rows.append({
-            "position": i, "ward_code": r["ward_code"], "ward_name": r["ward_name"],
-            "borough_code": r["borough_code"], "borough_name": r["borough_name"],
-            "score": score, "rank_london": reports.whole(r["rank_london"]),
-            "decile_london": reports.whole(r["decile_london"]), "rank_borough": reports.whole(r["rank_borough"]),
-            "decile_borough": reports.whole(r["decile_borough"]), "hotspot": r["hotspot"],
-            "lisa_cluster": r["lisa_cluster"], "synthetic": bool(r["synthetic"]),
-            "components": [{"indicator": s, "label": BY_SLUG[s].label if s in BY_SLUG else s, "points": round(pts, 3)}
-                           for s, pts in r["top_contributions"]],
+            "position": i, "ward_code": r.ward_code, "ward_name": r.ward_name,
+            "borough_code": r.borough_code, "borough_name": r.borough_name,
+            "score": r.score, "rank_london": r.rank_london,
+            "decile_london": r.decile_london, "rank_borough": r.rank_borough,
+            "decile_borough": r.decile_borough, "hotspot": r.hotspot,
+            "lisa_cluster": r.lisa_cluster, "synthetic": r.synthetic,
+            "components": [{"indicator": s, "label": published.indicator_label(s), "points": round(pts, 3)}
+                           for s, pts in r.top_contributions],
             "trend": {"previous_period": {"period": p.previous.label,
-                                          **_trend(score, before.get((r["ward_code"], p.previous.label)))},
+                                          **_trend(r.score, before.get((r.ward_code, p.previous.label)))},
                       "year_before": {"period": p.year_before.label,
-                                      **_trend(score, before.get((r["ward_code"], p.year_before.label)))}},
-            "links": [{"href": f"{request.host_url}api/harm/wards/{r['ward_code']}?period={result.period}",
+                                      **_trend(r.score, before.get((r.ward_code, p.year_before.label)))}},
+            "links": [{"href": f"{request.host_url}api/harm/wards/{r.ward_code}?period={period.label}",
                        "rel": "describedby", "type": "application/json", "title": "The ward in full"}],
         })
     if fmt == "csv":
         return _worst_csv(rows, snap, etag, result.synthetic)
     body = {
-        **metadata(result.synthetic), "version": result.version, "period": result.period, "title": p.title,
-        "rule": result.rule, "n": n if rule == "top_n" else None, "threshold": threshold,
-        "borough": {"code": result.borough_code, "name": result.borough_name} if result.borough_code else None,
+        **answer.metadata(result.synthetic), "version": result.version, "period": period.label, "title": p.title,
+        "rule": rule.mode, "n": rule.n, "threshold": rule.threshold,
+        "borough": {"code": borough.code, "name": borough.name} if borough else None,
         "n_ranked": result.n_ranked, "note": result.note, "weights": result.weights, "dropped": result.dropped,
         "synthetic_indicators": result.synthetic_indicators, "wards": rows,
     }
-    return json_response(body, snap, etag, synthetic=result.synthetic)
+    return answer.json(body, snap, etag, synthetic=result.synthetic)
 
 
 def _worst_csv(rows: list[dict], snap: Snapshot, etag: str, synthetic: bool) -> Response:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["position", "ward_code", "ward_name", "borough_name", "score", "rank_london", "decile_london",
-                "hotspot", "lisa_cluster", "components", "score_change_previous", "score_change_year",
-                "synthetic", "protective_marking"])
     marking = services().settings.protective_marking
-    for r in rows:
-        w.writerow([csv_cell(v) for v in (
-            r["position"], r["ward_code"], r["ward_name"], r["borough_name"], r["score"], r["rank_london"],
-            r["decile_london"], r["hotspot"], r["lisa_cluster"],
-            "; ".join(f"{c['indicator']} {c['points']:.1f}" for c in r["components"]),
-            r["trend"]["previous_period"]["change"], r["trend"]["year_before"]["change"],
-            "true" if r["synthetic"] else "false", marking)])
-    return finish(Response(out.getvalue(), mimetype="text/csv"), snap, etag, synthetic=synthetic)
+    return answer.csv(
+        ["position", "ward_code", "ward_name", "borough_name", "score", "rank_london", "decile_london", "hotspot",
+         "lisa_cluster", "components", "score_change_previous", "score_change_year", "synthetic",
+         "protective_marking"],
+        [(r["position"], r["ward_code"], r["ward_name"], r["borough_name"], r["score"], r["rank_london"],
+          r["decile_london"], r["hotspot"], r["lisa_cluster"],
+          "; ".join(f"{c['indicator']} {c['points']:.1f}" for c in r["components"]),
+          r["trend"]["previous_period"]["change"], r["trend"]["year_before"]["change"], r["synthetic"], marking)
+         for r in rows],
+        snap, etag, synthetic=synthetic, lineterminator="\n")
 
 
 # --- one ward ------------------------------------------------------------------------------------
@@ -181,15 +158,15 @@ def ward(code: str) -> Response:
     """One 2022 ward in one period: ranks, every indicator with uncertainty and trend, its month series."""
     check_params(("period",))
     code = code.strip().upper()
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         period = period_of(snap, arg("period"))
-        etag = validate(snap, synthetic=bool(period["synthetic"]))
-        summary = reports.ward_summary(snap.conn, period, code[:12], snap.version)
+        etag = answer.validate(snap, synthetic=period.synthetic)
+        summary = snap.ward_summary(period, code[:12])
     if summary is None:
         raise UnknownWard(f"{code[:12]!r} is not a 2022 London ward code (E05...)")
-    body = {**metadata(bool(period["synthetic"])), **disclosure.current().ward_summary(summary)}
-    body["synthetic"] = bool(period["synthetic"])
-    return json_response(body, snap, etag, synthetic=bool(period["synthetic"]))
+    body = {**answer.metadata(period.synthetic), **disclosure.current().ward_summary(summary)}
+    body["synthetic"] = bool(period.synthetic)
+    return answer.json(body, snap, etag, synthetic=period.synthetic)
 
 
 # --- point in ward -------------------------------------------------------------------------------
@@ -204,28 +181,27 @@ def ward_at() -> Response:
     """The ward at a point in every vintage, and the 2022 ward's summary for the period."""
     check_params(("lon", "lat", "x", "y", "period"))
     x, y, srid, crs = point_args()
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         period = period_of(snap, arg("period")) if snap.version is not None else None
-        synthetic = bool(period and period["synthetic"])
-        etag = validate(snap, synthetic=synthetic)
-        r = locate(snap, [x], [y], srid, period and period["period"])[0]
+        synthetic = bool(period and period.synthetic)
+        etag = answer.validate(snap, synthetic=synthetic)
+        r = locate(snap, [x], [y], srid, period and period.label)[0]
         if r["ward_code"] is None and r["ward_code_2018"] is None and r["ward_code_2014"] is None:
             raise NoWardHere(f"the point ({x}, {y}) in {crs} is in no London ward")
-        summary = reports.ward_summary(snap.conn, period, r["ward_code"], snap.version) \
-            if period and r["ward_code"] else None
+        summary = snap.ward_summary(period, r["ward_code"]) if period and r["ward_code"] else None
         summary = summary and disclosure.current().ward_summary(summary)
     body = {
-        **metadata(synthetic),
+        **answer.metadata(synthetic),
         "point": {"x": x, "y": y, "crs": crs, "easting": r["easting"], "northing": r["northing"]},
         "wards": {
             "2022": _ward_entry(r["ward_code"], r["ward_name"], r.get("borough_code"), r.get("borough_name")),
             "2018": _ward_entry(r["ward_code_2018"], r["ward_name_2018"]),
             "2014": _ward_entry(r["ward_code_2014"], r["ward_name_2014"]),
         },
-        "period": period["period"] if period else None,
+        "period": period.label if period else None,
         "summary": summary,
     }
-    return json_response(body, snap, etag, synthetic=synthetic)
+    return answer.json(body, snap, etag, synthetic=synthetic)
 
 
 def _ward_entry(code: str | None, name: str | None, borough_code: str | None = None,
@@ -287,27 +263,27 @@ def wards_at() -> Response:
                           "\"crs\": \"EPSG:27700\"")
         xs.append(a)
         ys.append(b)
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         period = period_of(snap, label) if snap.version is not None else None
-        rows = locate(snap, xs, ys, srid, period and period["period"])
-    synthetic = bool(period and period["synthetic"])
+        rows = locate(snap, xs, ys, srid, period and period.label)
+    synthetic = bool(period and period.synthetic)
     results = [{
         "index": r["n"] - 1, "ward_code": r["ward_code"], "ward_name": r["ward_name"],
         "borough_code": r["borough_code"], "borough_name": r["borough_name"],
         "ward_code_2018": r["ward_code_2018"], "ward_code_2014": r["ward_code_2014"],
         **_ward_place(r),
     } for r in rows]
-    out = {**metadata(synthetic), "crs": crs, "period": period["period"] if period else None,
+    out = {**answer.metadata(synthetic), "crs": crs, "period": period.label if period else None,
            "count": len(results), "located": sum(1 for r in results if r["ward_code"] is not None),
            "results": results}
-    resp = Response(dumps(out), mimetype="application/json")
-    return finish(resp, snap, None, synthetic=synthetic)
+    resp = Response(answer.dumps(out), mimetype="application/json")
+    return answer.finish(resp, snap, None, synthetic=synthetic)
 
 
 # --- radius and polygon --------------------------------------------------------------------------
 
-def _area_response(snap: Snapshot, period: dict, params: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
-    rows = snap.conn.execute(db.query("api_area"), {**params, "version": snap.version, "period": period["period"],
+def _area_response(snap: Snapshot, period: published.Period, params: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+    rows = snap.conn.execute(db.query("api_area"), {**params, "version": snap.version, "period": period.label,
                                                    "indicators": list(APPORTIONED)}).fetchall()
     area_m2 = rows[0]["area_m2"] if rows else None
     totals = dict.fromkeys(APPORTIONED, 0.0)
@@ -317,7 +293,7 @@ def _area_response(snap: Snapshot, period: dict, params: dict[str, Any], query: 
         figures = r["figures"] or {}
         apportioned = {}
         for slug in APPORTIONED:
-            value = reports.number(figures.get(slug))
+            value = number(figures.get(slug))
             apportioned[slug] = None if value is None else round(value * share, 4)
             if value is not None:
                 totals[slug] += value * share
@@ -326,9 +302,9 @@ def _area_response(snap: Snapshot, period: dict, params: dict[str, Any], query: 
             "borough_name": r["borough_name"], "city_of_london": bool(r["city_of_london"]),
             "overlap_m2": round(r["overlap_m2"], 1), "ward_m2": round(r["ward_m2"], 1),
             "share_of_ward": round(share, 6), **_ward_place(r), "counts": figures and
-            {k: reports.number(v) for k, v in figures.items()}, "apportioned": apportioned,
+            {k: number(v) for k, v in figures.items()}, "apportioned": apportioned,
         })
-    return {**metadata(bool(period["synthetic"])), "period": period["period"], "query": query,
+    return {**answer.metadata(period.synthetic), "period": period.label, "query": query,
             "area_m2": None if area_m2 is None else round(area_m2, 1), "note": APPORTION_NOTE,
             "wards_touched": len(wards),
             "totals": {k: round(v, 3) for k, v in totals.items()}, "wards": wards}
@@ -342,12 +318,12 @@ def wards_near() -> Response:
     radius = float_arg("radius_m", required=True)
     if not 1 <= radius <= MAX_RADIUS_M:
         raise Problem(f"radius_m must be from 1 to {MAX_RADIUS_M:,.0f} metres, not {radius}")
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         period = period_of(snap, arg("period"))
-        etag = validate(snap, synthetic=bool(period["synthetic"]))
+        etag = answer.validate(snap, synthetic=period.synthetic)
         body = _area_response(snap, period, {"wkb": None, "srid": srid, "x": x, "y": y, "radius_m": radius},
                               {"point": {"x": x, "y": y, "crs": crs}, "radius_m": radius})
-    return json_response(body, snap, etag, synthetic=bool(period["synthetic"]))
+    return answer.json(body, snap, etag, synthetic=period.synthetic)
 
 
 def _polygon(body: dict[str, Any]) -> tuple[bytes, int, str]:
@@ -395,14 +371,13 @@ def wards_within() -> Response:
     """The 2022 wards a posted polygon overlaps: ``{"geometry": {...}, "crs": "CRS84", "period": "FY2025/26"}``."""
     body, label = _json_body(("geometry", "crs", "period"))
     wkb, srid, crs = _polygon(body)
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         period = period_of(snap, label)
-        area_km2 = snap.conn.execute("SELECT ST_Area(ST_Transform(ST_SetSRID(ST_GeomFromWKB(%(w)s), %(s)s), 27700)) "
-                                     "/ 1e6 AS km2", {"w": wkb, "s": srid}).fetchone()["km2"]
+        area_km2 = snap.conn.execute(db.query("api_polygon_area"), {"w": wkb, "s": srid}).fetchone()["km2"]
         if not area_km2 <= MAX_AREA_KM2:  # NaN too
             raise TooLarge(f"the polygon covers {area_km2:,.0f} km²; at most {MAX_AREA_KM2:,.0f} km² (London is "
                            "about 1,572 km²)")
         out = _area_response(snap, period, {"wkb": wkb, "srid": srid, "x": None, "y": None, "radius_m": None},
                              {"crs": crs})
-    return finish(Response(dumps(out), mimetype="application/json"), snap, None,
-                  synthetic=bool(period["synthetic"]))
+    return answer.finish(Response(answer.dumps(out), mimetype="application/json"), snap, None,
+                  synthetic=period.synthetic)

@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import Response, request
 
+from web import answer
 from web.api import bp
 from web.api.collections import COLLECTIONS, Collection
-from web.api.common import CRS84, CRSS, check_params, finish, metadata, output_format, \
-    validate, snapshot, dumps
+from web.api.common import CRS84, CRSS
+from web.params import check_params
 from web.api.features import DEFAULT_LIMIT, GEOJSON, MAX_LIMIT, MAX_OFFSET, OPENAPI_JSON, html_page
 from web.api.harm import MAX_POINTS, MAX_RADIUS_M
 from web.api.tiles import MAX_ZOOM, MVT
@@ -269,12 +270,12 @@ def document(server: str) -> dict[str, Any]:
 @bp.get("/openapi")
 def openapi() -> Response:
     check_params(("f",))
-    fmt = output_format()
-    with snapshot() as snap:
-        etag = validate(snap, fmt)
+    fmt = answer.output_format()
+    with answer.snapshot() as snap:
+        etag = answer.validate(snap, fmt)
     doc = document(request.host_url + "api")
     if fmt == "html":
         return html_page(snap, etag, title="HarmMap API documentation", view="openapi",
                          data={"description": doc["info"]["description"], "doc": doc})
-    resp = Response(dumps({**doc, "x-marking": metadata(False)["marking"]}), content_type=OPENAPI_JSON)
-    return finish(resp, snap, etag)
+    resp = Response(answer.dumps({**doc, "x-marking": answer.metadata(False)["marking"]}), content_type=OPENAPI_JSON)
+    return answer.finish(resp, snap, etag)

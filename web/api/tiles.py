@@ -13,9 +13,11 @@ from flask import Response, request, url_for
 
 from harmmap import db
 from harmmap.domain import tolerance_for_zoom
+from harmmap.published import Period, Snapshot
+from web import answer
 from web.api import bp
 from web.api.collections import LONDON_BBOX_CRS84
-from web.api.common import Snapshot, check_params, finish, json_response, metadata, snapshot, validate
+from web.params import check_params
 from web.api.harm import period_of
 from web.errors import Problem
 
@@ -31,12 +33,12 @@ FIELDS = {
 }
 
 
-def _period(snap: Snapshot) -> tuple[dict | None, bool]:
+def _period(snap: Snapshot) -> tuple[Period | None, bool]:
     """The requested or default period and whether synthetic data is in it; none before any publish."""
     if snap.version is None and not request.args.get("period"):
         return None, False
     period = period_of(snap, request.args.get("period"))
-    return period, bool(period["synthetic"])
+    return period, bool(period.synthetic)
 
 
 @bp.get("/tiles/<int:z>/<int:x>/<int:y>.mvt")
@@ -46,27 +48,27 @@ def tile(z: int, x: int, y: int) -> Response:
         raise Problem(f"zoom {z} is outside {MIN_ZOOM}-{MAX_ZOOM}")
     if not (x < 2**z and y < 2**z):
         raise Problem(f"tile {z}/{x}/{y} does not exist: x and y run from 0 to {2**z - 1} at zoom {z}")
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         period, synthetic = _period(snap)
-        etag = validate(snap, synthetic=synthetic)
+        etag = answer.validate(snap, synthetic=synthetic)
         row = snap.conn.execute(db.query("api_tile"), {
             "z": z, "x": x, "y": y, "tolerance": tolerance_for_zoom(z), "version": snap.version,
-            "period": period["period"] if period else None}).fetchone()
-    resp = finish(Response(bytes(row["mvt"] or b""), mimetype=MVT), snap, etag, synthetic=synthetic)
-    resp.headers["X-Period"] = period["period"] if period else ""
+            "period": period.label if period else None}).fetchone()
+    resp = answer.finish(Response(bytes(row["mvt"] or b""), mimetype=MVT), snap, etag, synthetic=synthetic)
+    resp.headers["X-Period"] = period.label if period else ""
     return resp
 
 
 @bp.get("/tiles.json")
 def tilejson() -> Response:
     check_params(("period",))
-    with snapshot() as snap:
+    with answer.snapshot() as snap:
         period, synthetic = _period(snap)
-        etag = validate(snap, synthetic=synthetic)
+        etag = answer.validate(snap, synthetic=synthetic)
     template = url_for("api.tile", z=0, x=0, y=0, _external=True).replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
     if period:
-        template += "?period=" + period["period"]
-    meta = metadata(synthetic)
+        template += "?period=" + period.label
+    meta = answer.metadata(synthetic)
     minx, miny, maxx, maxy = LONDON_BBOX_CRS84
     body = {
         **meta,
@@ -74,11 +76,11 @@ def tilejson() -> Response:
         "minzoom": MIN_ZOOM, "maxzoom": MAX_ZOOM, "bounds": [minx, miny, maxx, maxy],
         "center": [round((minx + maxx) / 2, 4), round((miny + maxy) / 2, 4), 10],
         "description": (f"{meta['marking']}. London's 2022 wards with the harm index for "
-                        f"{period['period'] if period else 'no period (no index published)'}."
+                        f"{period.label if period else 'no period (no index published)'}."
                         + (" SYNTHETIC data went into these figures." if synthetic else "")),
         "attribution": f"{meta['marking']} · {meta['attribution']}",
         "vector_layers": [{"id": "wards", "description": "2022 wards", "minzoom": MIN_ZOOM, "maxzoom": MAX_ZOOM,
                            "fields": FIELDS}],
-        "period": period["period"] if period else None,
+        "period": period.label if period else None,
     }
-    return json_response(body, snap, etag, synthetic=synthetic)
+    return answer.json(body, snap, etag, synthetic=synthetic)

@@ -9,8 +9,69 @@
   var esc = U.esc;
 
   var KINDS = [["month", "Months"], ["quarter", "Quarters"], ["fy", "Financial years"], ["r12", "Rolling 12 months"]];
-  var RULES = ["top_n", "top_decile", "threshold"];
-  var DEFAULTS = { layer: "harm_index", borough: "", rule: "top_n", n: 20, threshold: 50, ward: "", hotspots: false };
+  var DEFAULT_VIEW = { layer: "harm_index", borough: "", rule: "top_n", ward: "", hotspots: false };
+
+  /** The view a query string names, corrected against what is published (`meta`, /map/meta.json) and the
+   * worst rule's limits (`rules`: harmmap.scoring.WorstRule.limits(), handed over by the page). Pure, so
+   * that the page's first view (web/map_pages.py initial_view) can be tested against the same cases
+   * (tests/url_state_cases.json). The ward is upper-cased here and checked against the map by the caller. */
+  function viewFromQuery(search, meta, rules) {
+    var q = new URLSearchParams(search);
+    var notes = [];
+    var s = {
+      period: q.get("period") || meta.default_period,
+      layer: q.get("layer") || DEFAULT_VIEW.layer,
+      borough: q.get("borough") || "",
+      rule: q.get("rule") || DEFAULT_VIEW.rule,
+      n: numberOr(q.get("n"), WHOLE, rules.default_n, rules.n),
+      threshold: numberOr(q.get("threshold"), DECIMAL, rules.default_threshold, rules.threshold),
+      ward: (q.get("ward") || "").toUpperCase(),
+      hotspots: q.get("hotspots") === "1" || q.get("hotspots") === "true"
+    };
+    var periodOf = function (label) { return meta.periods.filter(function (p) { return p.period === label; })[0] || null; };
+    var layerOf = function (id) { return meta.layers.filter(function (l) { return l.id === id; })[0] || null; };
+    if (!periodOf(s.period)) { notes.push("period " + s.period); s.period = meta.default_period; }
+    if (!layerOf(s.layer)) { notes.push("layer " + s.layer); s.layer = DEFAULT_VIEW.layer; }
+    s.layer = availableLayer(meta, s.period, s.layer, notes);
+    if (s.borough) {
+      // a code, or a borough's name typed into a link by hand ("Lambeth")
+      var hit = meta.boroughs.filter(function (b) {
+        return b.code === s.borough.toUpperCase() || b.name.toLowerCase() === s.borough.toLowerCase();
+      })[0];
+      if (hit) { s.borough = hit.code; } else { notes.push("borough " + s.borough); s.borough = ""; }
+    }
+    if (rules.modes.indexOf(s.rule) < 0) { notes.push("rule " + s.rule); s.rule = DEFAULT_VIEW.rule; }
+    return { state: s, notes: notes };
+  }
+
+  function inRange(x, range) { return x >= range[0] && x <= range[1]; }
+
+  /** What a URL's n and threshold must look like to be read at all (the same patterns as map_pages.py). */
+  var WHOLE = /^\s*[+-]?\d+\s*$/, DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+  /** `text` as a number if it is written as one and lies in `range`, else `fallback`. */
+  function numberOr(text, pattern, fallback, range) {
+    if (!text || !pattern.test(text)) { return fallback; }
+    var x = parseFloat(text);
+    return inRange(x, range) ? x : fallback;
+  }
+
+  /** The layers `period` has figures for (meta.json). */
+  function layersFor(meta, period) {
+    var p = meta.periods.filter(function (x) { return x.period === period; })[0];
+    return (p && p.layers) || meta.layers.map(function (l) { return l.id; });
+  }
+
+  /** `layer` if the period has figures for it, else the harm index (or the first layer it has). */
+  function availableLayer(meta, period, layer, notes) {
+    var have = layersFor(meta, period);
+    if (have.indexOf(layer) >= 0) { return layer; }
+    var instead = have.indexOf(DEFAULT_VIEW.layer) >= 0 ? DEFAULT_VIEW.layer : have[0] || DEFAULT_VIEW.layer;
+    var l = meta.layers.filter(function (x) { return x.id === layer; })[0];
+    var p = meta.periods.filter(function (x) { return x.period === period; })[0];
+    notes.push((l ? l.label : layer) + " for " + ((p || {}).title || period) + " (no figures)");
+    return instead;
+  }
+  HM.viewFromQuery = viewFromQuery;
 
   function $(id) { return document.getElementById(id); }
 
@@ -31,6 +92,7 @@
   }
 
   function tasking(map, options) {
+    var RULES = options.rules;   // the worst rule's one set of limits (harmmap.scoring.WorstRule.limits)
     var meta = null;
     var state = null;
     var cache = { values: {}, worst: {}, ward: {} };
@@ -124,52 +186,18 @@
 
     /** The view the URL names, checked against what is published (and, unless `early`, the loaded wards). */
     function readURL(early) {
-      var q = new URLSearchParams(window.location.search);
-      var notes = [];
-      var s = {
-        period: q.get("period") || meta.default_period,
-        layer: q.get("layer") || DEFAULTS.layer,
-        borough: q.get("borough") || "",
-        rule: q.get("rule") || DEFAULTS.rule,
-        n: parseInt(q.get("n") || DEFAULTS.n, 10),
-        threshold: parseFloat(q.get("threshold") || DEFAULTS.threshold),
-        ward: (q.get("ward") || "").toUpperCase(),
-        hotspots: q.get("hotspots") === "1" || q.get("hotspots") === "true"
-      };
-      if (!periodMeta(s.period)) { notes.push("period " + s.period); s.period = meta.default_period; }
-      if (!layerMeta(s.layer)) { notes.push("layer " + s.layer); s.layer = DEFAULTS.layer; }
-      s.layer = availableLayer(s.period, s.layer, notes);
-      if (s.borough) {
-        // a code, or a borough's name typed into a link by hand ("Lambeth")
-        var hit = meta.boroughs.filter(function (b) {
-          return b.code === s.borough.toUpperCase() || b.name.toLowerCase() === s.borough.toLowerCase();
-        })[0];
-        if (hit) { s.borough = hit.code; } else { notes.push("borough " + s.borough); s.borough = ""; }
-      }
-      if (RULES.indexOf(s.rule) < 0) { notes.push("rule " + s.rule); s.rule = DEFAULTS.rule; }
-      if (!(s.n >= 1 && s.n <= 200)) { s.n = DEFAULTS.n; }
-      if (!(s.threshold >= 0 && s.threshold <= 100)) { s.threshold = DEFAULTS.threshold; }
-      if (s.ward && !early && !wm.has(s.ward)) { notes.push("ward " + s.ward); s.ward = ""; }
-      return { state: s, notes: notes };
-    }
-
-    /** `layer` if the period has figures for it, else the harm index (or the first layer it has). */
-    function availableLayer(period, layer, notes) {
-      var have = layersFor(period);
-      if (have.indexOf(layer) >= 0) { return layer; }
-      var instead = have.indexOf(DEFAULTS.layer) >= 0 ? DEFAULTS.layer : have[0] || DEFAULTS.layer;
-      var l = layerMeta(layer);
-      notes.push((l ? l.label : layer) + " for " + ((periodMeta(period) || {}).title || period) + " (no figures)");
-      return instead;
+      var r = viewFromQuery(window.location.search, meta, RULES);
+      if (r.state.ward && !early && !wm.has(r.state.ward)) { r.notes.push("ward " + r.state.ward); r.state.ward = ""; }
+      return r;
     }
 
     function toQuery(s) {
       var q = new URLSearchParams();
       q.set("period", s.period);
-      if (s.layer !== DEFAULTS.layer) { q.set("layer", s.layer); }
+      if (s.layer !== DEFAULT_VIEW.layer) { q.set("layer", s.layer); }
       if (s.borough) { q.set("borough", s.borough); }
-      if (s.rule !== DEFAULTS.rule) { q.set("rule", s.rule); }
-      if (s.rule === "top_n" && s.n !== DEFAULTS.n) { q.set("n", String(s.n)); }
+      if (s.rule !== DEFAULT_VIEW.rule) { q.set("rule", s.rule); }
+      if (s.rule === "top_n" && s.n !== RULES.default_n) { q.set("n", String(s.n)); }
       if (s.rule === "threshold") { q.set("threshold", String(s.threshold)); }
       if (s.ward) { q.set("ward", s.ward); }
       if (s.hotspots) { q.set("hotspots", "1"); }
@@ -192,11 +220,6 @@
         if (m > last) { last = m; }
       });
       return last;
-    }
-    /** Layers with figures for a period (meta lists them per period; older metas list none: all are). */
-    function layersFor(label) {
-      var p = periodMeta(label);
-      return p && p.layers ? p.layers : meta.layers.map(function (l) { return l.id; });
     }
     function buildControls() {
       var sel = $("f-period"), h = [];
@@ -224,7 +247,7 @@
 
       function onChange(id, fn) { $(id).addEventListener("change", fn); }
       onChange("f-period", function (e) {
-        var notes = [], layer = availableLayer(e.target.value, state.layer, notes);
+        var notes = [], layer = availableLayer(meta, e.target.value, state.layer, notes);
         if (notes.length) { stickyNote = "Showing the " + (layerMeta(layer) || {}).label + ": no figures for " + notes[0].replace(/ \(no figures\)$/, ""); }
         go({ period: e.target.value, layer: layer });
       });
@@ -233,18 +256,18 @@
       onChange("f-rule", function (e) { go({ rule: e.target.value }); });
       onChange("f-n", function (e) {
         var n = parseInt(e.target.value, 10);
-        if (n >= 1 && n <= 200) { go({ n: n }); } else { e.target.value = state.n; }
+        if (inRange(n, RULES.n)) { go({ n: n }); } else { e.target.value = state.n; }
       });
       onChange("f-threshold", function (e) {
         var t = parseFloat(e.target.value);
-        if (t >= 0 && t <= 100) { go({ threshold: t }); } else { e.target.value = state.threshold; }
+        if (inRange(t, RULES.threshold)) { go({ threshold: t }); } else { e.target.value = state.threshold; }
       });
       onChange("f-hotspots", function (e) { go({ hotspots: e.target.checked }); });
       $("hm-filters").addEventListener("submit", function (e) { e.preventDefault(); });
     }
 
     function syncControls() {
-      var have = layersFor(state.period);
+      var have = layersFor(meta, state.period);
       Array.prototype.forEach.call($("f-layer").options, function (o) {
         o.disabled = have.indexOf(o.value) < 0;
         o.title = o.disabled ? "No figures for this period" : "";

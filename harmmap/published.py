@@ -1,0 +1,563 @@
+"""The published data, read one way: the read model behind the map, the briefings, the API and the CLI.
+
+A reader opens one :class:`Snapshot` (one publish version, the reference geography it is drawn on, and
+whether synthetic data is in it) inside a REPEATABLE READ transaction, and asks it questions; every
+answer is a typed result drawn from that one snapshot. Ranking, classing and disclosure decisions are
+made here, once, so the map's JSON and first view, the PDFs, the API and ``harmmap index show`` cannot
+drift apart; the front ends only shape the results into JSON, CSV, HTML or PDF.
+
+Only published aggregates are read (``harm.current_*``, ``harm.publish``, ``geo.*``): never an
+``etl.*`` record, premises, address or network reference. The SQL is in ``harmmap/db/queries``.
+Errors are :class:`ReadError`s whose messages are safe to show a user.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from harmmap import classes, db, periods, scoring
+from harmmap.disclosure import Disclosure
+from harmmap.indicators import BY_SLUG, INDICATORS
+from harmmap.scoring import WorstRule
+
+__all__ = ["HARM_INDEX", "NO_INDEX", "UNITS", "CITY_OF_LONDON", "ReadError", "NoIndexPublished", "UnknownPeriod",
+           "UnknownBorough", "UnknownWard", "BadRequest", "Snapshot", "Period", "PeriodEntry", "Borough",
+           "LayerValues", "Worst", "WorstWard", "WorstRule", "begin", "number", "whole"]
+
+#: The map layer that is the index itself (every other layer is an indicator slug).
+HARM_INDEX = "harm_index"
+NO_INDEX = "no harm index published yet: run harmmap index publish"
+#: What each kind of indicator's rate is (the figure that ranks).
+UNITS = {"count": "per 1,000 residents", "survey": "% agreeing (EB estimate)", "value": "£ per 1,000 residents"}
+#: The City of London Police area: its wards are shown, never scored.
+CITY_OF_LONDON = "E09000001"
+CITY_NOTE = ("The City of London has its own police force (City of London Police): its wards are not "
+             "covered by MPS data, so they have no harm score.")
+
+_ORDER = {ind.slug: i for i, ind in enumerate(INDICATORS)}
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+class ReadError(ValueError):
+    """A question the published data cannot answer; the message is safe to show a user."""
+
+
+class NoIndexPublished(ReadError):
+    """``harm.current`` is empty."""
+
+
+class UnknownPeriod(ReadError):
+    """The period is well formed but not published."""
+
+
+class UnknownBorough(ReadError):
+    """Not a London borough name or E09 code."""
+
+
+class UnknownWard(ReadError):
+    """Not a 2022 London ward code."""
+
+
+class BadRequest(ReadError):
+    """A rule, layer or other argument out of range."""
+
+
+# --- values ----------------------------------------------------------------------------------------
+
+def number(value: Any) -> float | None:
+    """A finite float, or None (NULL, NaN and infinities alike): safe for JSON and for printing."""
+    if value is None:
+        return None
+    x = float(value)
+    return x if math.isfinite(x) else None
+
+
+def whole(value: Any) -> int | None:
+    x = number(value)
+    return None if x is None else int(round(x))
+
+
+def month(d: date | str | None) -> str | None:
+    """``2025-06`` for a date in that month (None stays None)."""
+    return None if d is None else str(d)[:7]
+
+
+def indicator_label(slug: str) -> str:
+    ind = BY_SLUG.get(slug)
+    return ind.label if ind else slug
+
+
+def _by_weight(weights: dict[str, float]) -> dict[str, float]:
+    """Largest weight first, then by name: the order every surface lists weights in."""
+    return dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# --- the snapshot --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one request or job reads: the publish version readers see (None while nothing is published),
+    what went into it, and the reference geography (the 2022 wards' load batch). Every read below runs on
+    ``conn`` inside the caller's REPEATABLE READ transaction, so all of them see this one state."""
+
+    conn: psycopg.Connection
+    version: int | None
+    published_at: datetime | None
+    synthetic: bool | None
+    weights: dict[str, float] | None
+    indicators: dict[str, dict] | None
+    geo_batch: int | None
+    geo_loaded_at: datetime | None
+
+    @classmethod
+    def read(cls, conn: psycopg.Connection) -> Snapshot:
+        """The snapshot ``conn``'s transaction sees (the caller has begun it REPEATABLE READ)."""
+        return cls(conn, **conn.execute(db.query("published_current")).fetchone())
+
+    @property
+    def last_modified(self) -> datetime | None:
+        times = [t for t in (self.published_at, self.geo_loaded_at) if t is not None]
+        return max(times) if times else None
+
+    def require_index(self) -> int:
+        if self.version is None:
+            raise NoIndexPublished(NO_INDEX)
+        return self.version
+
+    def layer_synthetic(self, slug: str) -> bool:
+        """Whether an indicator's published figures came from synthetic files."""
+        return bool((self.indicators or {}).get(slug, {}).get("synthetic"))
+
+    # --- periods -----------------------------------------------------------------------------
+
+    def default_period(self) -> str:
+        """The period a view opens on: the latest financial year, else rolling 12 months, else the latest."""
+        row = self.conn.execute(db.query("map_default_period"), {"version": self.require_index()}).fetchone()
+        if row is None:
+            raise NoIndexPublished(NO_INDEX)
+        return row["period"]
+
+    def period(self, label: str | None) -> Period:
+        """The named published period (the default one for an empty label), or a ReadError that lists the
+        published periods of the same kind. A malformed label raises ``periods.PeriodError``."""
+        label = (label or "").strip()[:40] or self.default_period()
+        p = periods.parse(label)
+        row = self.conn.execute(db.query("published_period"), {"period": p.label}).fetchone()
+        if row is None:
+            have = [r["period"] for r in self.conn.execute(db.query("published_period_labels"))]
+            if not have:
+                raise NoIndexPublished(NO_INDEX)
+            raise UnknownPeriod(f"no index for {p.label}; published periods of that kind: "
+                                f"{', '.join(x for x in have if periods.parse(x).kind == p.kind) or 'none'}")
+        return Period(**row)
+
+    def periods(self) -> list[PeriodEntry]:
+        """Every published period, months first, then quarters, financial years and rolling 12 months."""
+        out = []
+        for r in self.conn.execute(db.query("map_periods"), {"version": self.require_index()}):
+            available = sorted((s for s in r["indicators"] if s in _ORDER), key=_ORDER.__getitem__)
+            out.append(PeriodEntry(label=r["period"], kind=r["kind"], first_month=r["first_month"],
+                                   last_month=r["last_month"], synthetic=r["synthetic"], weights=r["weights"],
+                                   dropped=list(r["dropped"]), wards_ranked=r["wards_ranked"],
+                                   layers=([HARM_INDEX] if r["weights"] else []) + available))
+        return out
+
+    def layers_for(self, period: Period) -> list[str]:
+        """The map layers with figures for ``period``: the index (when it has weights), then indicators."""
+        have = {r["indicator"] for r in self.conn.execute(db.query("map_available"),
+                                                           {"version": self.version, "period": period.label})}
+        return ([HARM_INDEX] if period.weights else []) + [i.slug for i in INDICATORS if i.slug in have]
+
+    # --- places ------------------------------------------------------------------------------
+
+    def borough(self, text: str) -> Borough:
+        """A borough given by E09 code or name, any case."""
+        row = self.conn.execute(db.query("borough_by_code_or_name"), {"t": text.strip()[:60]}).fetchone()
+        if row is None:
+            raise UnknownBorough(f"{text.strip()[:60]!r} is not a London borough name or E09 code")
+        return Borough(row["borough_code"], row["borough_name"])
+
+    def search_wards(self, text: str, limit_chars: int = 100) -> list[dict[str, Any]]:
+        """2022 wards whose name or code matches ``text`` (at least 2 characters), best first, up to 10."""
+        q = " ".join(text.split())[:limit_chars]
+        if len(q) < 2:
+            return []
+        esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.conn.execute(db.query("map_search"), {"text": q, "prefix": esc + "%", "word": "% " + esc + "%",
+                                                           "contains": "%" + esc + "%"})
+        return [{"ward_code": r["ward_code"], "ward_name": r["ward_name"], "borough_code": r["borough_code"],
+                 "borough_name": r["borough_name"], "city_of_london": bool(r["city_of_london"])} for r in rows]
+
+    def boroughs(self) -> list[dict[str, Any]]:
+        return [{"code": b["code"], "name": b["name"], "city_of_london": bool(b["city_of_london"])}
+                for b in self.conn.execute(db.query("map_boroughs"))]
+
+    # --- questions ---------------------------------------------------------------------------
+
+    def layer(self, period: Period, layer: str, borough: Borough | None, disclosure: Disclosure) -> LayerValues:
+        """One map layer (the index or an indicator) of ``period`` for every 2022 ward, ranked and classed
+        London-wide or within ``borough``, with what ``disclosure`` hides hidden."""
+        return _layer(self, period, layer, borough, disclosure)
+
+    def worst(self, period: Period, rule: WorstRule | None, *, borough: Borough | None = None,
+              contributors: int = 3, disclosure: Disclosure | None = None) -> Worst:
+        """The worst-affected wards by ``rule`` (None: every ranked ward), with what put them there."""
+        return _worst(self, period, rule, borough, contributors, disclosure)
+
+    def ward_summary(self, period: Period, ward_code: str) -> dict[str, Any] | None:
+        """One 2022 ward in full (None for an unknown code): see :func:`_ward_summary`."""
+        return _ward_summary(self, period, ward_code)
+
+    def score_history(self, wards: Sequence[str], labels: Sequence[str]) -> dict[tuple[str, str], float | None]:
+        """(ward, period) -> harm score, for comparing a ward's score with earlier periods."""
+        rows = self.conn.execute(db.query("api_score_history"),
+                                 {"version": self.version, "wards": list(wards), "periods": list(labels)})
+        return {(h["ward_code"], h["period"]): number(h["score"]) for h in rows}
+
+
+def begin(conn: psycopg.Connection, snapshot_id: str | None = None) -> Snapshot:
+    """Begin a read-only REPEATABLE READ transaction on ``conn`` and read its snapshot; with
+    ``snapshot_id`` (``pg_export_snapshot``) a worker process reads exactly what its parent read."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    if snapshot_id:
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
+    return Snapshot.read(conn)
+
+
+@contextmanager
+def opened(conn: psycopg.Connection) -> Iterator[Snapshot]:
+    """``begin`` for a command: the snapshot in one transaction on ``conn``, ended when the block ends."""
+    with conn.transaction():
+        yield begin(conn)
+
+
+# --- typed results ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    """One published period of the current index, with the weights and indicators that went into it."""
+
+    version: int
+    label: str
+    kind: str
+    first_month: date
+    last_month: date
+    weights: dict[str, float]
+    synthetic: bool
+    dropped: list[str]
+    indicators: dict[str, dict]          # the publish's indicator flags (first, last, synthetic)
+
+    @property
+    def title(self) -> str:
+        return periods.parse(self.label).title
+
+    @property
+    def parsed(self) -> periods.Period:
+        return periods.parse(self.label)
+
+    def weights_by_size(self) -> dict[str, float]:
+        return _by_weight(self.weights)
+
+    def synthetic_indicators(self) -> list[str]:
+        """Weighted indicators loaded from synthetic files, largest weight first."""
+        return [k for k in self.weights_by_size() if (self.indicators or {}).get(k, {}).get("synthetic")]
+
+
+@dataclass(frozen=True)
+class PeriodEntry:
+    """A period as a period picker lists it."""
+
+    label: str
+    kind: str
+    first_month: date
+    last_month: date
+    synthetic: bool
+    weights: dict[str, float]
+    dropped: list[str]
+    wards_ranked: int | None
+    layers: list[str]
+
+
+@dataclass(frozen=True)
+class Borough:
+    code: str
+    name: str
+
+    @property
+    def city_of_london(self) -> bool:
+        return self.code == CITY_OF_LONDON
+
+
+@dataclass(frozen=True)
+class WardValue:
+    """One ward on one layer, as the reader may see it."""
+
+    ward_code: str
+    value: float | None          # the score, rate or EB percentage; None when hidden or missing
+    group: int | None            # its legend class (index into LayerValues.classes)
+    rank: int | None             # within the scope
+    decile: int | None
+    hotspot: str
+    lisa: str
+    suppressed: bool = False     # its count is below what this reader may see exactly
+
+
+@dataclass(frozen=True)
+class LayerValues:
+    period: Period
+    layer: str
+    label: str
+    unit: str
+    kind: str
+    higher_is_worse: bool
+    borough: Borough | None
+    n_ranked: int
+    classes: list[dict[str, Any]]
+    available: list[str]
+    synthetic: bool              # the layer's own figures
+    wards: list[WardValue]
+
+
+@dataclass(frozen=True)
+class WorstWard:
+    rank: int | None                  # within the scope (London or the borough)
+    decile: int | None
+    ward_code: str
+    ward_name: str
+    borough_code: str
+    borough_name: str
+    score: float | None
+    rank_london: int | None
+    decile_london: int | None
+    rank_borough: int | None
+    decile_borough: int | None
+    hotspot: str
+    lisa_cluster: str
+    tied_at_cutoff: bool
+    synthetic: bool
+    top_contributions: list[tuple[str, float]]
+
+    @property
+    def top_indicators(self) -> str:
+        """``drug_trafficking 31.2; pas_drug_problem 12.0``: the contributions in one line."""
+        return "; ".join(f"{i} {p:.1f}" for i, p in self.top_contributions)
+
+
+@dataclass
+class Worst:
+    period: Period
+    rule: WorstRule | None
+    rows: list[WorstWard]        # worst first
+    note: str = ""
+    n_ranked: int = 0            # wards ranked in the scope (London or the borough)
+    borough: Borough | None = None
+
+    @property
+    def version(self) -> int:
+        return self.period.version
+
+    @property
+    def synthetic(self) -> bool:
+        return self.period.synthetic
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return self.period.weights_by_size()
+
+    @property
+    def dropped(self) -> list[str]:
+        return list(self.period.dropped)
+
+    @property
+    def synthetic_indicators(self) -> list[str]:
+        return self.period.synthetic_indicators()
+
+
+# --- one layer ---------------------------------------------------------------------------------------
+
+def _layer(snap: Snapshot, period: Period, layer: str, borough: Borough | None,
+           disclosure: Disclosure) -> LayerValues:
+    if layer != HARM_INDEX and layer not in BY_SLUG:
+        raise BadRequest(f"layer {layer[:40]!r} is not a map layer: one of {HARM_INDEX}, {', '.join(BY_SLUG)}")
+    available = snap.layers_for(period)
+    if layer not in available:
+        raise BadRequest(f"layer {layer} has no figures for {period.label}; layers available for "
+                         f"{period.label}: {', '.join(available) or 'none'}")
+    rows = snap.conn.execute(db.query("map_values"),
+                             {"version": snap.version, "period": period.label, "indicator": layer}).fetchall()
+    in_scope = [borough is None or r["borough_code"] == borough.code for r in rows]
+    small = np.zeros(len(rows), dtype=bool)
+    if layer == HARM_INDEX:
+        label, unit, kind, higher_is_worse = "Harm index", "score 0-100", "index", True
+        v = [number(r["score"]) for r in rows]
+        if borough is None:
+            rank = [r["rank_london"] for r in rows]
+            dec = [r["decile_london"] for r in rows]
+        else:
+            rank = [r["rank_borough"] if s else None for r, s in zip(rows, in_scope)]
+            dec = [r["decile_borough"] if s else None for r, s in zip(rows, in_scope)]
+        legend, k = classes.decile_classes(v, dec)
+        n_ranked = sum(x is not None for x in rank)
+        layer_synthetic = bool(period.synthetic)
+    else:
+        ind = BY_SLUG[layer]
+        label, unit, kind, higher_is_worse = ind.label, UNITS[ind.kind], ind.kind, ind.harm_direction > 0
+        column = "eb_pct" if ind.kind == "survey" else "rate_per_1000"
+        x = np.array([np.nan if r[column] is None else float(r[column]) for r in rows])
+        # Wards whose count is suppressed have no rate, rank or class of their own for this reader: the
+        # ranks and classes are those of the wards shown exactly (harmmap/disclosure.py).
+        small = np.array([disclosure.small_count(layer, r["value"]) for r in rows], dtype=bool)
+        x = np.where(small, np.nan, x)
+        v = [number(a) for a in x]
+        # As for the index: London-wide, or within the borough (ranks, classes; the rest keep v only).
+        scoped = np.where(in_scope, x, np.nan)
+        r_scope = scoring.rank_desc(scoped)                # 1 = highest; NaN unranked
+        n_ranked = int(np.isfinite(r_scope).sum())
+        d_scope = scoring.decile(r_scope, n_ranked) if n_ranked else np.full(x.shape, np.nan)
+        rank = [whole(a) for a in r_scope]
+        dec = [whole(a) for a in d_scope]
+        legend, groups = classes.quantile_classes(scoped, kind=ind.kind, higher_is_worse=higher_is_worse)
+        k = [int(gk) if gk >= 0 else None for gk in groups]
+        hidden = small & np.asarray(in_scope, dtype=bool)
+        if hidden.any():
+            legend.append({"label": disclosure.text, "color": classes.SUPPRESSED_COLOR, "min": None, "max": None,
+                           "count": int(hidden.sum()), "suppressed": True})
+            for i in np.flatnonzero(hidden):
+                k[i] = len(legend) - 1
+        layer_synthetic = snap.layer_synthetic(layer)
+    wards = [WardValue(ward_code=r["ward_code"], value=None if v[i] is None else round(v[i], 4), group=k[i],
+                       rank=whole(rank[i]), decile=whole(dec[i]), hotspot=r["hotspot"], lisa=r["lisa"],
+                       suppressed=bool(small[i]))
+             for i, r in enumerate(rows)]
+    return LayerValues(period=period, layer=layer, label=label, unit=unit, kind=kind,
+                       higher_is_worse=higher_is_worse, borough=borough, n_ranked=n_ranked, classes=legend,
+                       available=available, synthetic=layer_synthetic, wards=wards)
+
+
+# --- the worst wards -----------------------------------------------------------------------------------
+
+def _worst(snap: Snapshot, period: Period, rule: WorstRule | None, borough: Borough | None, contributors: int,
+           disclosure: Disclosure | None) -> Worst:
+    """Ranks and deciles in the rows are within the scope (London, or the borough); ``rank_london`` stays
+    the London rank. With a ``disclosure`` that suppresses, an indicator whose count is suppressed for a
+    ward is not among that ward's top indicators (its points would rank it)."""
+    cur = snap.conn.execute(db.query("index_period"), {"period": period.label})
+    frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    try:
+        chosen = scoring.worst_affected(frame, rule, borough=borough.code if borough else None,
+                                        score_col="score", borough_col="borough_code")
+    except ValueError as e:  # a borough with no ranked wards in this period
+        raise BadRequest(str(e)) from None
+    contrib = snap.conn.execute(db.query("index_contributions"),
+                                {"period": period.label, "wards": chosen["ward_code"].tolist()}).fetchall()
+    # largest first; equal points (two indicators both at their full weight) in the indicators' order,
+    # so the same data always gives the same answer
+    contrib.sort(key=lambda r: (r["ward_code"], -r["contribution"], _ORDER.get(r["indicator"], len(_ORDER))))
+    tops: dict[str, list[tuple[str, float]]] = {}
+    for r in contrib:
+        if disclosure is not None and disclosure.small_count(r["indicator"], r["value"]):
+            continue
+        if len(tops.setdefault(r["ward_code"], [])) < contributors and r["contribution"] > 0:
+            tops[r["ward_code"]].append((r["indicator"], float(r["contribution"])))
+    rows = [WorstWard(rank=whole(r["rank"]), decile=whole(r["decile"]), ward_code=r["ward_code"],
+                      ward_name=r["ward_name"], borough_code=r["borough_code"], borough_name=r["borough_name"],
+                      score=number(r["score"]), rank_london=whole(r["rank_london"]),
+                      decile_london=whole(r["decile_london"]), rank_borough=whole(r["rank_borough"]),
+                      decile_borough=whole(r["decile_borough"]), hotspot=r["hotspot"],
+                      lisa_cluster=r["lisa_cluster"], tied_at_cutoff=bool(r["tied_at_cutoff"]),
+                      synthetic=bool(r["synthetic"]), top_contributions=tops.get(r["ward_code"], []))
+            for r in chosen.to_dict("records")]
+    note = str(chosen.attrs.get("note", ""))
+    if borough is not None:
+        note = note.replace(borough.code, borough.name)
+    return Worst(period=period, rule=rule, rows=rows, note=note, n_ranked=int(chosen.attrs.get("n_ranked", 0)),
+                 borough=borough)
+
+
+# --- one ward in full ------------------------------------------------------------------------------
+
+def _indicator_entry(slug: str, r: dict | None) -> dict[str, Any]:
+    ind = BY_SLUG[slug]
+    r = r or {}
+    return {
+        "indicator": ind.slug, "label": ind.label, "kind": ind.kind, "unit": UNITS[ind.kind],
+        "available": bool(r), "synthetic": bool(r.get("synthetic")),
+        "value": number(r.get("value")), "rate_per_1000": number(r.get("rate_per_1000")),
+        "rank_london": whole(r.get("rank_london")), "n_london": whole(r.get("n_london")),
+        "respondents": whole(r.get("respondents")),
+        "pct": number(r.get("pct")), "pct_lo": number(r.get("pct_lo")), "pct_hi": number(r.get("pct_hi")),
+        "eb_pct": number(r.get("eb_pct")), "eb_lo": number(r.get("eb_lo")), "eb_hi": number(r.get("eb_hi")),
+        "contribution": number(r.get("contribution")),
+        "prev_value": number(r.get("prev_value")), "prev_change": number(r.get("prev_change")),
+        "prev_p": number(r.get("prev_p")), "prev_trend": r.get("prev_trend"),
+        "yoy_value": number(r.get("yoy_value")), "yoy_change": number(r.get("yoy_change")),
+        "yoy_p": number(r.get("yoy_p")), "yoy_trend": r.get("yoy_trend"),
+    }
+
+
+def _ward_summary(snap: Snapshot, period: Period, ward_code: str) -> dict[str, Any] | None:
+    """One 2022 ward in one published period, as plain JSON-safe values, or None for an unknown code.
+
+    Gives the ward's ranks, every indicator with its uncertainty and trend, the contributions that
+    explain its rank (largest first), and its month-by-month history over every published month. A City
+    of London ward comes back with no score (it is not ranked). Pass it through the reader's
+    ``Disclosure.ward_summary`` before showing it.
+    """
+    params = {"version": period.version, "period": period.label, "ward": ward_code}
+    ward = snap.conn.execute(db.query("map_ward"), params).fetchone()
+    if ward is None:
+        return None
+    figures = {r["indicator"]: r for r in snap.conn.execute(db.query("map_ward_indicators"), params)}
+    trend_rows = snap.conn.execute(db.query("map_ward_trend"), params).fetchall()
+    p = period.parsed
+    monthly = [i.slug for i in INDICATORS if i.kind != "survey"]
+    contributions = sorted(((slug, number(r["contribution"])) for slug, r in figures.items()
+                            if number(r["contribution"]) is not None),
+                           key=lambda kv: (-kv[1], _ORDER.get(kv[0], len(_ORDER))))
+    return {
+        "version": period.version,
+        "synthetic": bool(period.synthetic),
+        "period": period.label,
+        "title": p.title,
+        "previous_period": p.previous.label,     # what prev_* compare with
+        "year_before": p.year_before.label,      # what yoy_* compare with
+        "ward_code": ward["ward_code"],
+        "ward_name": ward["ward_name"],
+        "borough_code": ward["borough_code"],
+        "borough_name": ward["borough_name"],
+        "population": ward["population"],
+        "city_of_london": bool(ward["city_of_london"]),
+        "score": number(ward["score"]),
+        "rank_london": whole(ward["rank_london"]),
+        "decile_london": whole(ward["decile_london"]),
+        "rank_borough": whole(ward["rank_borough"]),
+        "decile_borough": whole(ward["decile_borough"]),
+        "n_london": whole(ward["n_london"]),
+        "n_borough": whole(ward["n_borough"]),
+        "hotspot": ward["hotspot"],
+        "lisa": ward["lisa"],
+        "coverage": number(ward["coverage"]),
+        "weights": {k: round(w, 4) for k, w in period.weights.items()},
+        "dropped": list(period.dropped),
+        "indicators": [_indicator_entry(i.slug, figures.get(i.slug)) for i in INDICATORS],
+        "contributions": [{"indicator": slug, "label": indicator_label(slug), "points": points}
+                          for slug, points in contributions],
+        "trend": {
+            "months": [t["month"] for t in trend_rows],
+            "score": [number(t["score"]) for t in trend_rows],
+            "series": {slug: [number((t["figures"] or {}).get(slug)) for t in trend_rows] for slug in monthly},
+            "units": {slug: ("£" if BY_SLUG[slug].kind == "value" else "count") for slug in monthly},
+        },
+    }
+
