@@ -1,6 +1,7 @@
 """gzip for text responses (JSON, CSV, HTML, JS, CSS), so a browser on a slow link gets the page in a
-third of the bytes. The ward geometry endpoint compresses (and caches) its own bodies; anything
-already encoded is left alone. Static files are compressed once per file version and kept in memory.
+third of the bytes; anything already encoded is left alone. Static files, and responses that ask for it
+(``response.keep_compressed``: the ward geometry, the same bytes for every reader until a reload), are
+compressed once per ETag and kept in memory.
 
 Compressed responses carry ``Vary: Accept-Encoding``, so a cache never hands a gzip body to a client
 that did not ask for one, and their ETag becomes weak (as nginx does): the same content, another
@@ -18,8 +19,10 @@ COMPRESSIBLE = ("application/json", "application/problem+json", "application/geo
                 "text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml",
                 "application/vnd.oai.openapi+json", "application/vnd.mapbox-vector-tile")
 MIN_BYTES = 1024
-_static_cache: dict[tuple[str, str], bytes] = {}
-_static_lock = threading.Lock()
+#: Compressed bodies kept per worker (static files and ward geometry: a few MB in all).
+KEPT = 256
+_kept: dict[tuple[str, str], bytes] = {}
+_kept_lock = threading.Lock()
 
 
 def _accepts_gzip() -> bool:
@@ -35,14 +38,16 @@ def compress(response: Response) -> Response:
     etag, weak = response.get_etag()
     if response.direct_passthrough:        # a file from send_file: read it here
         response.direct_passthrough = False
-    if is_static and etag:
+    if (is_static or getattr(response, "keep_compressed", False)) and etag:
         key = (request.path, etag)
-        with _static_lock:
-            body = _static_cache.get(key)
+        with _kept_lock:
+            body = _kept.get(key)
         if body is None:
-            body = gzip.compress(response.get_data(), compresslevel=9, mtime=0)
-            with _static_lock:
-                _static_cache[key] = body
+            body = gzip.compress(response.get_data(), compresslevel=9 if is_static else 6, mtime=0)
+            with _kept_lock:
+                if len(_kept) >= KEPT:
+                    _kept.clear()
+                _kept[key] = body
     else:
         data = response.get_data()
         if len(data) < MIN_BYTES:

@@ -90,6 +90,7 @@ def wards_geojson() -> Response:
     resp.set_etag(etag)
     answer.headers(resp, synthetic=False, cache="private, max-age=300")
     resp.keep_compressed = True  # type: ignore[attr-defined]
+    resp.vary.add("Accept-Encoding")
     if request.if_none_match.contains_weak(etag):
         return answer.finish(Response(status=304), None, etag, cache="private, max-age=300")
     return resp
