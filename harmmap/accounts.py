@@ -2,6 +2,9 @@
 
 Used by the web app (web/auth.py) and the ``harmmap users|keys|audit`` commands (harmmap/access_cli.py).
 Hashing and roles are in harmmap/access.py. The audit log is only ever INSERTed into and read here.
+Statements of more than a line are named files in harmmap/db/queries (``auth_*.sql``, ``audit_*.sql``); the
+ones that run on every request (``auth_key_principal``, ``auth_session_principal``, ``audit_insert``) have
+the same text every time, so psycopg keeps them prepared on each pooled connection.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from harmmap import access
+from harmmap import access, db
 from harmmap.access import AccessError, NewKey, Principal
 
 
@@ -36,31 +39,25 @@ class User:
     last_login_at: datetime | None
 
 
-_USER_COLUMNS = """user_id, name, role, disabled, password_hash IS NOT NULL AS has_password, created_at,
-                   last_login_at"""
-
-
 def add_user(conn: psycopg.Connection, name: str, role: str, password: str | None) -> User:
     access.check_name(name)
     access.check_role(role)
     hashed = access.hash_password(password) if password is not None else None
-    row = conn.execute(f"""INSERT INTO auth."user" (name, role, password_hash) VALUES (%s, %s, %s)
-                           ON CONFLICT (name) DO NOTHING RETURNING {_USER_COLUMNS}""",
-                       (name, role, hashed)).fetchone()
+    row = conn.execute(db.query("auth_user_insert"), {"name": name, "role": role, "password_hash": hashed}).fetchone()
     if row is None:
         raise AccountError(f"user {name!r} already exists")
-    return User(**row)
+    return get_user(conn, name)
 
 
 def get_user(conn: psycopg.Connection, name: str) -> User:
-    row = conn.execute(f'SELECT {_USER_COLUMNS} FROM auth."user" WHERE name = %s', (name,)).fetchone()
+    row = conn.execute(db.query("auth_users"), {"name": name}).fetchone()
     if row is None:
         raise AccountError(f"no user {name!r} (see `harmmap users list`)")
     return User(**row)
 
 
 def list_users(conn: psycopg.Connection) -> list[User]:
-    return [User(**r) for r in conn.execute(f'SELECT {_USER_COLUMNS} FROM auth."user" ORDER BY name')]
+    return [User(**r) for r in conn.execute(db.query("auth_users"), {"name": None})]
 
 
 def set_password(conn: psycopg.Connection, name: str, password: str) -> None:
@@ -69,22 +66,19 @@ def set_password(conn: psycopg.Connection, name: str, password: str) -> None:
 
 
 def password_matches(conn: psycopg.Connection, name: str, password: str) -> bool:
-    row = conn.execute('SELECT password_hash FROM auth."user" WHERE name = %s', (name,)).fetchone()
+    row = conn.execute(db.query("auth_user_credentials"), {"name": name}).fetchone()
     return access.verify_password(password, row["password_hash"] if row else None)
 
 
 def set_disabled(conn: psycopg.Connection, name: str, disabled: bool = True) -> User:
     """A disabled user cannot sign in, their open sessions stop at the next request, and their keys stop."""
-    get_user(conn, name)
-    row = conn.execute(f'UPDATE auth."user" SET disabled = %s WHERE name = %s RETURNING {_USER_COLUMNS}',
-                       (disabled, name)).fetchone()
-    return User(**row)
+    conn.execute('UPDATE auth."user" SET disabled = %s WHERE name = %s', (disabled, name))
+    return get_user(conn, name)  # no such user: the same error as before, and the UPDATE changed nothing
 
 
 def sign_in(conn: psycopg.Connection, name: str, password: str) -> Principal | None:
     """The principal for a correct name and password of an enabled user, else None (the same work either way)."""
-    row = conn.execute('SELECT user_id, name, role, password_hash, disabled FROM auth."user" WHERE name = %s',
-                       (name,)).fetchone()
+    row = conn.execute(db.query("auth_user_credentials"), {"name": name}).fetchone()
     ok = access.verify_password(password, row["password_hash"] if row else None)
     if not ok or row is None or row["disabled"]:
         return None
@@ -95,9 +89,9 @@ def sign_in(conn: psycopg.Connection, name: str, password: str) -> Principal | N
 def start_session(conn: psycopg.Connection, principal: Principal, hours: float, remote_addr: str | None) -> str:
     """A new browser session for a signed-in user: the token goes in the signed cookie, its hash here."""
     token = secrets.token_urlsafe(32)
-    conn.execute("""INSERT INTO auth.session (token_sha256, user_id, expires_at, remote_addr)
-                    VALUES (%s, %s, now() + make_interval(secs => %s), %s)""",
-                 (access.secret_hash(token), principal.user_id, hours * 3600, remote_addr))
+    conn.execute(db.query("auth_session_insert"), {"token_sha256": access.secret_hash(token),
+                                                   "user_id": principal.user_id, "seconds": hours * 3600,
+                                                   "remote_addr": remote_addr})
     conn.execute("DELETE FROM auth.session WHERE expires_at < now() - interval '30 days'")
     return token
 
@@ -105,9 +99,7 @@ def start_session(conn: psycopg.Connection, principal: Principal, hours: float, 
 def session_principal(conn: psycopg.Connection, token: str) -> Principal | None:
     """The user of a live session as they are now: None once signed out, expired or disabled; their
     current role, not the one they had at sign-in."""
-    row = conn.execute("""SELECT u.user_id, u.name, u.role FROM auth.session s JOIN auth."user" u USING (user_id)
-                          WHERE s.token_sha256 = %s AND s.ended_at IS NULL AND s.expires_at > now()
-                            AND NOT u.disabled""", (access.secret_hash(token),)).fetchone()
+    row = conn.execute(db.query("auth_session_principal"), {"token_sha256": access.secret_hash(token)}).fetchone()
     return Principal(row["name"], row["role"], "session", row["user_id"]) if row else None
 
 
@@ -148,30 +140,23 @@ def create_key(conn: psycopg.Connection, user: str, role: str, days: int = 90, n
     if not 1 <= days <= MAX_KEY_DAYS:
         raise AccountError(f"--days must be between 1 and {MAX_KEY_DAYS}")
     key = key or access.new_api_key()
-    row = conn.execute("""INSERT INTO auth.api_key (key_id, user_id, role, secret_sha256, expires_at, note)
-                          VALUES (%s, %s, %s, %s, now() + make_interval(days => %s), %s)
-                          ON CONFLICT (key_id) DO NOTHING RETURNING key_id""",
-                       (key.key_id, owner.user_id, role, key.secret_sha256, days, note)).fetchone()
+    row = conn.execute(db.query("auth_key_insert"), {"key_id": key.key_id, "user_id": owner.user_id, "role": role,
+                                                     "secret_sha256": key.secret_sha256, "days": days,
+                                                     "note": note}).fetchone()
     if row is None:
         raise AccountError(f"key {key.key_id} already exists")
     return get_key(conn, key.key_id), key
 
 
-_KEY_SELECT = """SELECT k.key_id, u.name AS user, k.role, k.created_at, k.expires_at, k.revoked_at, k.last_used_at,
-                        k.note
-                 FROM auth.api_key k JOIN auth."user" u USING (user_id)"""
-
-
 def get_key(conn: psycopg.Connection, key_id: str) -> ApiKey:
-    row = conn.execute(_KEY_SELECT + " WHERE k.key_id = %s", (key_id,)).fetchone()
+    row = conn.execute(db.query("auth_keys"), {"key_id": key_id, "user": None}).fetchone()
     if row is None:
         raise AccountError(f"no API key {key_id!r} (see `harmmap keys list`)")
     return ApiKey(**row)
 
 
 def list_keys(conn: psycopg.Connection, user: str | None = None) -> list[ApiKey]:
-    rows = conn.execute(_KEY_SELECT + " WHERE %(user)s::text IS NULL OR u.name = %(user)s ORDER BY k.created_at",
-                        {"user": user})
+    rows = conn.execute(db.query("auth_keys"), {"key_id": None, "user": user})
     return [ApiKey(**r) for r in rows]
 
 
@@ -188,11 +173,7 @@ def key_principal(conn: psycopg.Connection, token: str) -> Principal | None:
         key = access.parse_api_key(token)
     except AccessError:
         return None
-    row = conn.execute("""SELECT k.key_id, k.role, k.secret_sha256, u.user_id, u.name,
-                                 k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
-                          FROM auth.api_key k JOIN auth."user" u USING (user_id)
-                          WHERE k.key_id = %s AND k.revoked_at IS NULL AND k.expires_at > now() AND NOT u.disabled""",
-                       (key.key_id,)).fetchone()
+    row = conn.execute(db.query("auth_key_principal"), {"key_id": key.key_id}).fetchone()
     if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), key.secret_sha256):
         return None
     if row["stale"]:
@@ -213,13 +194,8 @@ class Throttle:
 
     def retry_after_s(self, conn: psycopg.Connection, account: str, address: str) -> int:
         """0 when a sign-in may be tried now, else the seconds until the oldest counted failure ages out."""
-        row = conn.execute(
-            """SELECT (SELECT array_agg(at ORDER BY at DESC) FROM auth.login_failure
-                       WHERE account = %(account)s AND at > now() - %(window)s) AS by_account,
-                      (SELECT array_agg(at ORDER BY at DESC) FROM auth.login_failure
-                       WHERE address = %(address)s AND at > now() - %(window)s) AS by_address,
-                      now() AS now""",
-            {"account": account, "address": address, "window": self.window}).fetchone()
+        row = conn.execute(db.query("auth_login_failures"),
+                           {"account": account, "address": address, "window": self.window}).fetchone()
         waits = []
         for times, limit in ((row["by_account"] or [], self.per_account), (row["by_address"] or [], self.per_address)):
             if len(times) >= limit:
@@ -236,12 +212,10 @@ class Throttle:
 
 # --- audit ------------------------------------------------------------------------------------------------
 
+#: The audit log's columns, in the order `harmmap audit --csv` writes them (audit_events.sql selects these;
+#: audit_insert.sql writes all but the first two, which the table fills in).
 AUDIT_COLUMNS = ("event_id", "at", "principal", "principal_kind", "role", "key_id", "method", "route", "path",
                  "status", "ward", "borough", "period", "remote_addr", "user_agent")
-_AUDIT_INSERT = ("INSERT INTO audit.event (principal, principal_kind, role, key_id, method, route, path, status, ward, "
-                 "borough, period, remote_addr, user_agent) VALUES (%(principal)s, %(principal_kind)s, %(role)s, "
-                 "%(key_id)s, %(method)s, %(route)s, %(path)s, %(status)s, %(ward)s, %(borough)s, %(period)s, "
-                 "%(remote_addr)s, %(user_agent)s)")
 
 
 def audit(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
@@ -254,16 +228,11 @@ def audit(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
     for name in ("ward", "borough", "period", "principal", "route", "remote_addr"):
         if row[name] is not None:
             row[name] = str(row[name])[:100]
-    conn.execute(_AUDIT_INSERT, row)
+    conn.execute(db.query("audit_insert"), row)
 
 
 def audit_events(conn: psycopg.Connection, since: datetime | None = None, user: str | None = None,
                  limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Oldest first; with ``limit``, the latest ``limit`` events."""
-    rows = conn.execute(
-        f"""SELECT * FROM (SELECT {', '.join(AUDIT_COLUMNS)} FROM audit.event
-                           WHERE (%(since)s::timestamptz IS NULL OR at >= %(since)s)
-                             AND (%(user)s::text IS NULL OR principal = %(user)s)
-                           ORDER BY event_id DESC LIMIT %(limit)s) e ORDER BY event_id""",
-        {"since": since, "user": user, "limit": limit})
+    rows = conn.execute(db.query("audit_events"), {"since": since, "user": user, "limit": limit})
     yield from rows
