@@ -154,15 +154,20 @@ def database_name(url: str) -> str:
     return conninfo_to_dict(url).get("dbname") or "postgres"
 
 
+def create_database(url: str, *, timeout_s: float = 5.0) -> bool:
+    """Create the (empty) database named in ``url`` if it is missing, from the server's ``postgres``
+    database; True if it was created. Shared by ``db init`` and ``db restore``, which fills it itself."""
+    name = database_name(url)
+    with connect(admin_url(url), timeout_s=timeout_s, autocommit=True) as c:  # down: one line
+        if c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return False
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return True
+
+
 def ensure_database(url: str, *, timeout_s: float = 5.0) -> bool:
     """Create the database named in ``url`` if missing, with PostGIS enabled. True if it was created."""
-    name = database_name(url)
-    created = False
-    with connect(admin_url(url), timeout_s=timeout_s, autocommit=True) as c:
-        exists = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            created = True
+    created = create_database(url, timeout_s=timeout_s)
     with connect(url, timeout_s=timeout_s, autocommit=True) as c:
         try:
             c.execute("CREATE EXTENSION IF NOT EXISTS postgis")
@@ -224,13 +229,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     applied: list[str] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        conn.execute("""
-            CREATE TABLE IF NOT EXISTS public.schema_migration (
-                version integer PRIMARY KEY,
-                name text NOT NULL,
-                checksum text NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )""")
+        conn.execute(query("migration_table"))
         done = {r["version"]: r for r in conn.execute("SELECT version, name, checksum FROM public.schema_migration")}
         for m in available_migrations():
             if m.version in done:
@@ -262,16 +261,18 @@ def require_schema(conn: psycopg.Connection) -> None:
 
 
 def vacuum_analyze(conn: psycopg.Connection, tables: Sequence[str]) -> None:
-    """``VACUUM (ANALYZE)`` the ``tables`` (names written in the code, never input) once a publish has
-    committed: the rows it replaced are dead and index scans would keep visiting them, and the planner
-    needs statistics for what is there now. Autovacuum would do both in time, but it may be off (it was on
-    the server these figures were measured on) or not yet round. VACUUM cannot run in a transaction, so this runs in
-    autocommit and needs ``conn`` between transactions."""
+    """``VACUUM (ANALYZE)`` the ``tables`` (``schema.table`` names written in the code, quoted as
+    identifiers all the same) once a publish has committed: the rows it replaced are dead and index scans
+    would keep visiting them, and the planner needs statistics for what is there now. Autovacuum would do
+    both in time, but it may be off (it was on the server these figures were measured on) or not yet round.
+    VACUUM cannot run in a transaction, so this runs in autocommit and needs ``conn`` between transactions."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise psycopg.ProgrammingError("vacuum_analyze needs the publish committed first")
+    statement = sql.SQL("VACUUM (ANALYZE) {}").format(
+        sql.SQL(", ").join(sql.Identifier(*table.split(".")) for table in tables))
     autocommit, conn.autocommit = conn.autocommit, True
     try:
-        conn.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
+        conn.execute(statement)
     finally:
         conn.autocommit = autocommit
 

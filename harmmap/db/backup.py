@@ -100,11 +100,7 @@ def restore(url: str, path: Path, *, timeout_s: float = 5.0) -> Outcome:
     if head != MAGIC:
         raise BackupError(f"{path} is not a HarmMap backup (a pg_dump custom-format file made by "
                           "`harmmap db backup`)")
-    with db.connect(db.admin_url(url), timeout_s=timeout_s, autocommit=True) as c:  # down: one line
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db.database_name(url),)).fetchone():
-            from psycopg import sql
-
-            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db.database_name(url))))
+    db.create_database(url, timeout_s=timeout_s)  # down: DatabaseUnavailable, in one line
     conninfo, env = _conninfo_and_env(url)
     started = time.monotonic()
     _run([pg_restore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--no-owner",
