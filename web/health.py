@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 from flask import Blueprint, Response, jsonify
 
+from harmmap import db
 from web import services
 
 bp = Blueprint("health", __name__)
@@ -16,11 +17,7 @@ def healthz() -> Response:
     body: dict[str, object] = {"status": "ok", "app": "harmmap"}
     try:
         with svc.pool.connection(timeout=svc.settings.db_timeout_s) as conn:
-            row = conn.execute("""
-                SELECT postgis_lib_version() AS postgis,
-                       (SELECT json_object_agg(vintage, ward_count ORDER BY vintage) FROM geo.ward_vintage) AS wards,
-                       (SELECT max(batch_id) FROM etl.batch WHERE job = 'geo' AND status = 'published') AS geo_batch
-            """).fetchone()
+            row = conn.execute(db.query("health")).fetchone()
         body["database"] = "ok"
         body["postgis"] = row["postgis"]
         body["wards"] = row["wards"] or {}
