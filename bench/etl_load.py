@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from etl import jobs
+from etl import batch
 from harmmap import db
 from harmmap.config import Settings
 from harmmap.locate import WardLocator
@@ -82,10 +82,10 @@ def obvious_pipeline(settings: Settings, path: Path, *, spatial_index: bool = Tr
     return seconds
 
 
-def harmmap_job(settings: Settings, path: Path) -> tuple[float, jobs.BatchReport, dict]:
+def harmmap_job(settings: Settings, path: Path) -> tuple[float, batch.BatchReport, dict]:
     _clear(settings)
     t0 = time.perf_counter()
-    report = jobs.run(settings, "closures", path)
+    report = batch.run(settings, "closures", path)
     seconds = time.perf_counter() - t0
     with db.connect(settings.database_url) as c:
         notes = c.execute("SELECT notes FROM etl.batch WHERE batch_id = %s", (report.batch_id,)).fetchone()["notes"]

@@ -18,7 +18,7 @@ import pandas as pd
 import psycopg
 import shapely
 
-from etl.common import EtlError
+from etl.errors import EtlError
 from harmmap import db, hotspots, periods
 from harmmap.config import Settings
 from harmmap.harm import IndexConfig, IndexInputs, IndexTables, build_index

@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import MultiPoint, Point
 
-from etl import jobs
-from etl.common import EtlError
+from etl import batch
+from etl.errors import EtlError
+from etl.kinds import monthly, records
 from harmmap import db
 
 pytestmark = pytest.mark.db
@@ -42,7 +43,7 @@ def etl(settings, geo_loaded, clear_loaded_indicators):
 
 
 def run(settings, kind: str, path: Path):
-    return jobs.run(settings, kind, path, today=TODAY)
+    return batch.run(settings, kind, path, today=TODAY)
 
 
 def query(settings, sql: str, params=None) -> list[dict]:
@@ -525,8 +526,8 @@ def test_ragged_rows_are_quarantined_with_their_line_not_fatal(etl, tmp_path):
 def test_a_file_checked_in_chunks_gives_the_same_reasons_and_counts(etl, tmp_path, monkeypatch):
     # Large files are checked and written a chunk at a time; tiny chunks put the duplicate C1 (lines
     # 2 and 7) in different chunks, so the file-wide checks must see across them.
-    monkeypatch.setattr(jobs, "FIRST_CHUNK_ROWS", 2)
-    monkeypatch.setattr(jobs, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(records, "FIRST_CHUNK_ROWS", 2)
+    monkeypatch.setattr(records, "CHUNK_ROWS", 3)
     path = tmp_path / "closures.csv"
     CLOSURES.to_csv(path, index=False)
     report = run(etl, "closures", path)
@@ -543,8 +544,8 @@ def test_a_file_checked_in_chunks_gives_the_same_reasons_and_counts(etl, tmp_pat
 
 
 def test_ids_an_earlier_batch_loaded_are_quarantined_whatever_chunk_they_are_in(etl, tmp_path, monkeypatch):
-    monkeypatch.setattr(jobs, "FIRST_CHUNK_ROWS", 2)
-    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(records, "FIRST_CHUNK_ROWS", 2)
+    monkeypatch.setattr(records, "CHUNK_ROWS", 2)
     frame = pd.DataFrame({"source_id": [f"E{i}" for i in range(7)], "closure_type": "crack_house",
                           "stage": "other", "date": "2024-07-01", "ward_code": "E05014118"})
     first, second = tmp_path / "closures_a.csv", tmp_path / "closures_b.csv"
@@ -571,17 +572,17 @@ def test_counts_add_to_published_rows_and_new_rows_are_inserted(conn, monkeypatc
         return {(r["ward_code"], r["month"]): (r["value"], r["synthetic"]) for r in conn.execute(
             "SELECT ward_code, month, value, synthetic FROM harm.indicator_month WHERE indicator = 'x_closures'")}
 
-    jobs._add_counts(conn, counts(("x_closures", "2024-05-01", "E09000022", "E05014118", 2.0, False),
-                                  ("x_closures", "2024-05-01", "E09000022", None, 1.0, False)))
-    jobs._add_counts(conn, counts(("x_closures", "2024-05-01", "E09000022", "E05014118", 3.0, True),
-                                  ("x_closures", "2024-05-01", "E09000022", None, 1.0, False),
-                                  ("x_closures", "2024-06-01", "E09000022", "E05014118", 1.0, False)))
+    monthly.add_counts(conn, counts(("x_closures", "2024-05-01", "E09000022", "E05014118", 2.0, False),
+                                     ("x_closures", "2024-05-01", "E09000022", None, 1.0, False)))
+    monthly.add_counts(conn, counts(("x_closures", "2024-05-01", "E09000022", "E05014118", 3.0, True),
+                                     ("x_closures", "2024-05-01", "E09000022", None, 1.0, False),
+                                     ("x_closures", "2024-06-01", "E09000022", "E05014118", 1.0, False)))
     assert published() == {("E05014118", date(2024, 5, 1)): (5, True), (None, date(2024, 5, 1)): (2, False),
                            ("E05014118", date(2024, 6, 1)): (1, False)}
     # A row published after the lookup (the lookup misses it here): the plain COPY meets it and
     # everything is added through ON CONFLICT instead.
-    monkeypatch.setattr(jobs, "_published", lambda _conn, c: np.zeros(len(c), bool))
-    jobs._add_counts(conn, counts(("x_closures", "2024-06-01", "E09000022", "E05014118", 1.0, False),
-                                  ("x_closures", "2024-07-01", "E09000022", None, 4.0, True)))
+    monkeypatch.setattr(monthly, "_published", lambda _conn, c: np.zeros(len(c), bool))
+    monthly.add_counts(conn, counts(("x_closures", "2024-06-01", "E09000022", "E05014118", 1.0, False),
+                                     ("x_closures", "2024-07-01", "E09000022", None, 4.0, True)))
     assert published() == {("E05014118", date(2024, 5, 1)): (5, True), (None, date(2024, 5, 1)): (2, False),
                            ("E05014118", date(2024, 6, 1)): (2, False), (None, date(2024, 7, 1)): (4, True)}

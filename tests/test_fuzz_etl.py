@@ -20,8 +20,10 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from etl.common import EtlError, Geography, read_table
-from etl.jobs import KINDS
+from etl.errors import EtlError
+from etl.kinds import KINDS
+from etl.placing import Geography
+from etl.readers import read_table
 from harmmap import db
 
 TODAY = date(2026, 6, 30)

@@ -1,0 +1,1 @@
+SELECT borough_code, borough_name FROM geo.borough

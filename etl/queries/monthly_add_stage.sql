@@ -1,0 +1,1 @@
+CREATE TEMP TABLE add_stage (LIKE harm.indicator_month) ON COMMIT DROP

@@ -1,0 +1,1 @@
+DELETE FROM harm.indicator_month WHERE indicator = ANY(%(indicators)s)

@@ -1,0 +1,1 @@
+DELETE FROM etl.drug_offence_annual WHERE year = ANY(%(years)s)

@@ -1,0 +1,1 @@
+DELETE FROM harm.indicator_year WHERE indicator = 'drug_offences'

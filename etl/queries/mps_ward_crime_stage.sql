@@ -1,0 +1,1 @@
+CREATE TEMP TABLE crime_stage (LIKE etl.recorded_crime) ON COMMIT DROP
