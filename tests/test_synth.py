@@ -1,4 +1,4 @@
-"""Synthetic demo data (etl/synth.py): the pure pieces by hand, then whole files checked against
+"""Synthetic demo data (the synth package): the pure pieces by hand, then whole files checked against
 docs/data-contracts.md by a small independent checker written here, not borrowed from the loader."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from etl import synth
+from synth import common, dataset, files
 from harmmap import db
 from harmmap.config import REPO_ROOT
 
@@ -28,78 +28,78 @@ TODAY = date.today()
 def test_shrunk_rate_mixes_in_the_london_rate_so_no_ward_has_zero_chance():
     count, pop = pd.Series([0.0, 10.0]), pd.Series([1000, 1000])
     # ward rates 0 and 10 per 1,000; London 10 / 2,000 residents = 5 per 1,000
-    assert synth.shrunk_rate(count, pop, 0.2).tolist() == pytest.approx([1.0, 9.0])
-    assert synth.shrunk_rate(count, pop, 0.0).tolist() == pytest.approx([0.0, 10.0])
+    assert common.shrunk_rate(count, pop, 0.2).tolist() == pytest.approx([1.0, 9.0])
+    assert common.shrunk_rate(count, pop, 0.0).tolist() == pytest.approx([0.0, 10.0])
 
 
 def test_rate_of_a_ward_with_no_residents_is_nan_not_inf():
-    assert synth.rate_per_1000(pd.Series([3.0]), pd.Series([0])).isna().all()
+    assert common.rate_per_1000(pd.Series([3.0]), pd.Series([0])).isna().all()
 
 
 def test_allocate_splits_a_total_in_proportion_and_refuses_all_zero_weights():
-    assert synth.allocate(10, pd.Series([1.0, 3.0])).tolist() == [2.5, 7.5]
+    assert common.allocate(10, pd.Series([1.0, 3.0])).tolist() == [2.5, 7.5]
     with pytest.raises(ValueError):
-        synth.allocate(10, pd.Series([0.0, 0.0]))
+        common.allocate(10, pd.Series([0.0, 0.0]))
 
 
 def test_crack_house_weight_is_residents_times_shrunk_trafficking_rate():
     wards = pd.DataFrame({"population": [1000, 2000], "trafficking": [0.0, 20.0]})
     # rates 0 and 10; London 20 / 3,000 = 6.667; shrunk (0.2): 1.333 and 9.333 per 1,000
-    w = synth.crack_house_weights(wards, 0.2)
+    w = common.crack_house_weights(wards, 0.2)
     assert w.tolist() == pytest.approx([1000 * 1.3333333, 2000 * 9.3333333])
-    expected = synth.allocate(500, w)
+    expected = common.allocate(500, w)
     assert expected.sum() == pytest.approx(500)
     assert expected.iloc[1] / expected.iloc[0] == pytest.approx(14.0)
 
 
 def test_cannabis_factory_weight_is_higher_in_outer_london():
     wards = pd.DataFrame({"population": [1000, 1000], "borough_code": ["E09000007", "E09000003"]})  # Camden, Barnet
-    assert synth.cannabis_factory_weights(wards, 2.0).tolist() == [1000, 2000]
+    assert common.cannabis_factory_weights(wards, 2.0).tolist() == [1000, 2000]
 
 
 def test_inner_london_is_the_ons_statistical_list():
-    assert len(synth.INNER_LONDON) == 14
-    assert {"E09000014", "E09000025", "E09000001"} <= synth.INNER_LONDON  # Haringey, Newham, City
-    assert "E09000011" not in synth.INNER_LONDON  # Greenwich: inner only in the 1963 Act list
+    assert len(common.INNER_LONDON) == 14
+    assert {"E09000014", "E09000025", "E09000001"} <= common.INNER_LONDON  # Haringey, Newham, City
+    assert "E09000011" not in common.INNER_LONDON  # Greenwich: inner only in the 1963 Act list
 
 
 def test_pas_true_rate_is_the_base_then_moves_by_the_trend_and_the_offence_rate():
     kw = {"base": 0.40, "slope": 0.35, "trend_per_year": -0.01}
-    assert synth.pas_true_rate(0.0, 0.0, 0.0, **kw) == pytest.approx(0.40)
-    assert synth.pas_true_rate(0.0, 1.0, 0.0, **kw) == pytest.approx(0.39, abs=0.0005)  # one point a year
-    assert synth.pas_true_rate(1.0, 0.0, 0.0, **kw) > 0.40 > synth.pas_true_rate(-1.0, 0.0, 0.0, **kw)
-    assert synth.pas_true_rate(1.0, 0.0, 0.0, base=0.475, slope=-0.25, trend_per_year=0.01) < 0.475
+    assert common.pas_true_rate(0.0, 0.0, 0.0, **kw) == pytest.approx(0.40)
+    assert common.pas_true_rate(0.0, 1.0, 0.0, **kw) == pytest.approx(0.39, abs=0.0005)  # one point a year
+    assert common.pas_true_rate(1.0, 0.0, 0.0, **kw) > 0.40 > common.pas_true_rate(-1.0, 0.0, 0.0, **kw)
+    assert common.pas_true_rate(1.0, 0.0, 0.0, base=0.475, slope=-0.25, trend_per_year=0.01) < 0.475
 
 
 def test_seizure_means_share_the_first_year_total_and_grow():
     weights, no_growth = pd.Series([1.0, 3.0]), pd.Series([0.0, 0.0])
-    means = synth.seizure_monthly_means(weights, no_growth, 1200, np.arange(12) + 0.5)
+    means = common.seizure_monthly_means(weights, no_growth, 1200, np.arange(12) + 0.5)
     assert means.sum() == pytest.approx(1200)
     assert means[:, 0].tolist() == pytest.approx([25.0, 75.0])
-    grown = synth.seizure_monthly_means(weights, pd.Series([0.1, 0.1]), 1200, np.array([0.5, 1.5]))
+    grown = common.seizure_monthly_means(weights, pd.Series([0.1, 0.1]), 1200, np.array([0.5, 1.5]))
     assert grown[0, 1] / grown[0, 0] == pytest.approx(np.exp(0.1))
 
 
 def test_quarters_are_whole_calendar_quarters_inside_the_period():
-    ends = synth.quarter_ends(date(2023, 4, 1), synth.add_months(date(2023, 4, 1), 36))
+    ends = common.quarter_ends(date(2023, 4, 1), common.add_months(date(2023, 4, 1), 36))
     assert len(ends) == 12 and ends[0] == date(2023, 6, 1) and ends[-1] == date(2026, 3, 1)
-    assert synth.quarter_ends(date(2023, 5, 15), date(2024, 1, 1)) == [date(2023, 9, 1), date(2023, 12, 1)]
-    assert synth.add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert common.quarter_ends(date(2023, 5, 15), date(2024, 1, 1)) == [date(2023, 9, 1), date(2023, 12, 1)]
+    assert common.add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
 
 
 def test_sampled_points_are_inside_the_ward_and_away_from_its_edge():
     square = shapely.box(530_000, 180_000, 531_000, 181_000)
-    pts = synth.sample_points(square, 500, np.random.default_rng(0), margin_m=25)
+    pts = common.sample_points(square, 500, np.random.default_rng(0), margin_m=25)
     assert pts.shape == (500, 2)
     assert (pts[:, 0] > 530_025).all() and (pts[:, 0] < 530_975).all()
     assert (pts[:, 1] > 180_025).all() and (pts[:, 1] < 180_975).all()
 
 
 def test_bad_rows_are_the_asked_share_and_show_every_defect_before_repeating():
-    assert synth.bad_row_count(97, 0.03) == 3  # 3 / (97 + 3)
-    assert synth.bad_row_count(10, 0.0) == 0
-    menu = synth.DEFECTS["closures"]
-    drawn = synth.choose_defects(np.random.default_rng(1), menu, len(menu) + 3)
+    assert common.bad_row_count(97, 0.03) == 3  # 3 / (97 + 3)
+    assert common.bad_row_count(10, 0.0) == 0
+    menu = dataset.DEFECTS["closures"]
+    drawn = common.choose_defects(np.random.default_rng(1), menu, len(menu) + 3)
     assert set(drawn[:len(menu)]) == set(menu)
 
 
@@ -107,7 +107,8 @@ def test_a_duplicate_goes_after_the_row_it_repeats():
     rng = np.random.default_rng(2)
     good = [{"source_id": f"S{i}"} for i in range(5)]
     for of in range(5):
-        table = synth.merge_bad(rng, "closures", ["source_id"], good, [({"source_id": f"S{of}"}, "duplicate_source_id", of)])
+        table = common.merge_bad(rng, "closures", ["source_id"], good,
+                                 [({"source_id": f"S{of}"}, "duplicate_source_id", of)])
         (bad_at,) = table.expected
         first = next(i for i, r in enumerate(table.rows) if r["source_id"] == f"S{of}")
         assert first < bad_at
@@ -225,7 +226,7 @@ class Checker:
 
 def read_kind(out_dir: Path, kind: str) -> tuple[list[str], list[tuple[dict, dict | None]]]:
     """(columns, [(row, geometry)]) by the plainest reader for each format."""
-    path = out_dir / synth.FILE_NAMES[kind]
+    path = out_dir / dataset.FILE_NAMES[kind]
     if path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f)
@@ -241,7 +242,7 @@ def read_kind(out_dir: Path, kind: str) -> tuple[list[str], list[tuple[dict, dic
 
 
 def expected_quarantine(out_dir: Path, kind: str) -> dict[int, str]:
-    with synth.expected_quarantine_path(out_dir, kind).open(encoding="utf-8", newline="") as f:
+    with files.expected_quarantine_path(out_dir, kind).open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames == ["line_or_feature", "defect"]
         return {int(r["line_or_feature"]): r["defect"] for r in reader}
@@ -249,7 +250,7 @@ def expected_quarantine(out_dir: Path, kind: str) -> dict[int, str]:
 
 def check_sidecars(out_dir: Path, checker: Checker, start: date, end: date, *, every_defect: bool) -> None:
     """Each row the sidecar names has exactly its one defect; every other row has none and is in period."""
-    for kind in synth.KINDS:
+    for kind in dataset.KINDS:
         expected = expected_quarantine(out_dir, kind)
         _, rows = read_kind(out_dir, kind)
         seen: set = set()
@@ -263,9 +264,9 @@ def check_sidecars(out_dir: Path, checker: Checker, start: date, end: date, *, e
                 d = d.date() if isinstance(d, datetime) else (
                     datetime.strptime(d, "%d/%m/%Y").date() if "/" in d else date.fromisoformat(d))
                 assert start <= d < end, (kind, place, d)
-        assert set(expected.values()) <= set(synth.DEFECTS[kind]), kind
+        assert set(expected.values()) <= set(dataset.DEFECTS[kind]), kind
         if every_defect:  # each is shown once before any repeats, so a big enough file shows them all
-            assert set(expected.values()) == set(synth.DEFECTS[kind]), kind
+            assert set(expected.values()) == set(dataset.DEFECTS[kind]), kind
 
 
 CONTRACT_COLUMNS = {
@@ -279,7 +280,7 @@ LOCATION = {"ward_code", "ward_vintage", "lon", "lat", "easting", "northing", "b
 
 
 def check_columns(out_dir: Path) -> None:
-    for kind in synth.KINDS:
+    for kind in dataset.KINDS:
         columns, _ = read_kind(out_dir, kind)
         allowed = CONTRACT_COLUMNS[kind] | (LOCATION if kind != "pas" else set()) | ({"address"} if kind == "closures" else set())
         assert CONTRACT_COLUMNS[kind] <= set(columns) <= allowed, kind
@@ -288,7 +289,7 @@ def check_columns(out_dir: Path) -> None:
 
 # --- whole files on a toy geography (no database) ---------------------------------------------------
 
-def toy_geography() -> synth.Geography:
+def toy_geography() -> common.Geography:
     """Six 2 km square wards near Camden, Barnet and Bromley's real places (codes made up)."""
     rows = []
     for i, (borough, x0, y0) in enumerate([("E09000007", 528_000, 183_000), ("E09000007", 530_000, 183_000),
@@ -298,25 +299,25 @@ def toy_geography() -> synth.Geography:
                      "trafficking": [40.0, 5.0, 10.0, 0.0, 20.0, 2.0][i],
                      "drug_offences": [120.0, 20.0, 30.0, 4.0, 50.0, 8.0][i],
                      "geom": shapely.box(x0, y0, x0 + 2000, y0 + 2000)})
-    return synth.Geography(pd.DataFrame(rows).set_index("ward_code"), ("E05000111",))
+    return common.Geography(pd.DataFrame(rows).set_index("ward_code"), ("E05000111",))
 
 
-def toy_checker(geo: synth.Geography) -> Checker:
+def toy_checker(geo: common.Geography) -> Checker:
     return Checker(set(geo.wards.index), set(geo.wards["borough_code"]), shapely.union_all(geo.wards["geom"].tolist()))
 
 
 def write_toy(out_dir: Path, seed: int, months: int = 12) -> dict[str, Path]:
-    tables = synth.generate(toy_geography(), np.random.default_rng(seed), start=date(2024, 1, 1), months=months,
+    tables = dataset.generate(toy_geography(), np.random.default_rng(seed), start=date(2024, 1, 1), months=months,
                             bad_share=0.1)
-    return synth.write_tables(tables, out_dir)
+    return dataset.write_tables(tables, out_dir)
 
 
 def test_same_seed_gives_the_same_bytes_and_another_seed_differs(tmp_path):
     a, b, c = (write_toy(tmp_path / name, seed, months=6) for name, seed in (("a", 7), ("b", 7), ("c", 8)))
-    for kind in synth.KINDS:
+    for kind in dataset.KINDS:
         assert a[kind].read_bytes() == b[kind].read_bytes(), kind  # the XLSX too: its timestamps are fixed
         assert a[kind].read_bytes() != c[kind].read_bytes(), kind
-        assert a[kind].name == synth.FILE_NAMES[kind]
+        assert a[kind].name == dataset.FILE_NAMES[kind]
 
 
 def test_toy_files_follow_the_contracts_and_the_sidecars_name_exactly_the_bad_rows(tmp_path):
@@ -326,16 +327,18 @@ def test_toy_files_follow_the_contracts_and_the_sidecars_name_exactly_the_bad_ro
 
 
 def test_sidecars_are_skipped_by_run_all_and_data_files_are_not():
-    sidecar = synth.expected_quarantine_path(Path("x"), "closures")
+    sidecar = files.expected_quarantine_path(Path("x"), "closures")
     assert sidecar.name.startswith("_")  # run-all skips names starting with "_" or "."
-    jobs = pytest.importorskip("etl.jobs")  # the loader's own rule for picking a file's kind
-    assert jobs.kind_of_file(sidecar) is None
-    assert all(jobs.kind_of_file(Path(name)) == kind for kind, name in synth.FILE_NAMES.items())
+    from etl.kinds import kind_of_file  # the loader's own rule for picking a file's kind
+
+    assert kind_of_file(sidecar) is None
+    assert all(kind_of_file(Path(name)) == kind for kind, name in dataset.FILE_NAMES.items())
 
 
 def test_the_generator_refuses_a_period_that_is_not_over_yet(tmp_path):
     with pytest.raises(ValueError, match="today"):
-        synth.write_all(None, tmp_path, seed=1, start=date(TODAY.year, TODAY.month, 1), months=3)  # type: ignore[arg-type]
+        dataset.write_all(None, tmp_path, seed=1,  # type: ignore[arg-type]
+                          start=date(TODAY.year, TODAY.month, 1), months=3)
 
 
 # --- the real geography and the real MPS rates (database) --------------------------------------------
@@ -344,13 +347,13 @@ def test_the_generator_refuses_a_period_that_is_not_over_yet(tmp_path):
 def default_set(settings, geo_loaded, tmp_path_factory) -> tuple[Path, Checker]:
     out = tmp_path_factory.mktemp("synth")
     with db.connect(settings.database_url) as conn:
-        paths = synth.write_all(conn, out, seed=1)
+        paths = dataset.write_all(conn, out, seed=1)
         ward_borough = {r["ward_code"]: r["borough_code"] for r in conn.execute(
             "SELECT ward_code, borough_code FROM geo.ward WHERE vintage = 2022")}
         boroughs = {r["borough_code"] for r in conn.execute("SELECT borough_code FROM geo.borough")}
         london = shapely.from_wkb(bytes(conn.execute(
             "SELECT ST_AsBinary(ST_Union(geom)) AS g FROM geo.borough").fetchone()["g"]))
-    assert set(paths) == set(synth.KINDS)
+    assert set(paths) == set(dataset.KINDS)
     checker = Checker(set(ward_borough), boroughs, london)
     checker.ward_borough = ward_borough  # type: ignore[attr-defined]
     return out, checker
@@ -379,7 +382,7 @@ def test_crack_house_closures_are_about_500_a_year_and_cannabis_factories_lean_o
     stages = good["stage"].str.lower().str.replace(" ", "_").value_counts(normalize=True)
     assert stages.idxmax() == "closure_order" and stages["closure_order"] > 0.6
     borough = good["ward_code"].map(checker.ward_borough).fillna(good["borough_code"]).replace("", np.nan)
-    inner = borough.dropna().isin(synth.INNER_LONDON).groupby(good["closure_type"]).mean()
+    inner = borough.dropna().isin(common.INNER_LONDON).groupby(good["closure_type"]).mean()
     # expected from the weights: cannabis factories 24% inner (39% of residents), crack houses 43%
     assert inner["cannabis_factory"] < 0.32 < 0.36 < inner["crack_house"], inner
 
@@ -389,7 +392,7 @@ def test_default_files_follow_the_contracts_and_the_sidecars_name_exactly_the_ba
     out, checker = default_set
     check_columns(out)
     check_sidecars(out, checker, date(2023, 4, 1), date(2026, 4, 1), every_defect=True)
-    for kind in synth.KINDS:
+    for kind in dataset.KINDS:
         _, rows = read_kind(out, kind)
         share = len(expected_quarantine(out, kind)) / len(rows)
         assert 0.025 <= share <= 0.035, (kind, share)
@@ -453,10 +456,10 @@ def test_seizures_are_mostly_borough_level_with_lognormal_values_and_growth(defa
 def test_the_shipped_example_files_are_cut_from_the_generator(settings, geo_loaded, tmp_path):
     shipped = REPO_ROOT / "geodata" / "examples"
     with db.connect(settings.database_url) as conn:
-        cuts = synth.write_examples(conn, tmp_path, seed=1)
+        cuts = dataset.write_examples(conn, tmp_path, seed=1)
     readme = (shipped / "README.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" in readme
-    for kind, name in synth.FILE_NAMES.items():
+    for kind, name in dataset.FILE_NAMES.items():
         assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
         table = cuts[kind]
         assert len(table.expected) == 2 and len(table.rows) - 2 >= 8

@@ -1,0 +1,1 @@
+"""The generator's SQL (reading the reference geography), one statement per ``<name>.sql`` file."""
