@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg
+from psycopg import sql
+
+from etl.queries import query
 
 WARD_CODE = re.compile(r"^E05\d{6}$")
 
@@ -26,12 +29,11 @@ def weights(conn: psycopg.Connection, from_vintage: int, to_vintage: int, kind: 
     """The crosswalk as a frame (from_code, to_code, weight). A chain (2014->2022) is composed via 2018."""
     if kind not in ("population", "area"):
         raise CrosswalkError(f"weights must be 'population' or 'area', not {kind!r}")
-    column = f"{kind}_weight"
-    pairs = {(r["from_vintage"], r["to_vintage"]) for r in
-             conn.execute("SELECT DISTINCT from_vintage, to_vintage FROM geo.crosswalk")}
+    column = sql.Identifier(f"{kind}_weight")
+    pairs = {(r["from_vintage"], r["to_vintage"]) for r in conn.execute(query("crosswalk_pairs"))}
     if (from_vintage, to_vintage) in pairs:
-        rows = conn.execute(f"SELECT from_code, to_code, {column} AS weight FROM geo.crosswalk "
-                            "WHERE from_vintage = %s AND to_vintage = %s", (from_vintage, to_vintage)).fetchall()
+        rows = conn.execute(sql.SQL(query("crosswalk_weights")).format(weight=column),
+                            {"from": from_vintage, "to": to_vintage}).fetchall()
         return pd.DataFrame(rows, columns=["from_code", "to_code", "weight"])
     # Compose through an intermediate vintage (e.g. 2014 -> 2018 -> 2022).
     for a, b in sorted(pairs):
@@ -54,7 +56,7 @@ def convert(conn: psycopg.Connection, frame: pd.DataFrame, code_column: str, fro
     """
     if code_column not in frame.columns:
         raise CrosswalkError(f"{source}: no column {code_column!r}; columns are {', '.join(frame.columns)}")
-    known = {r["ward_code"] for r in conn.execute("SELECT ward_code FROM geo.ward WHERE vintage = %s", (from_vintage,))}
+    known = {r["ward_code"] for r in conn.execute(query("crosswalk_codes"), {"vintage": from_vintage})}
     if not known:
         raise CrosswalkError(f"no {from_vintage} wards are loaded (run harmmap geo load)")
     codes = frame[code_column].astype(str).str.strip()
@@ -79,8 +81,7 @@ def convert(conn: psycopg.Connection, frame: pd.DataFrame, code_column: str, fro
     for c in numeric:
         joined[c] = joined[c] * joined["weight"]
     out = joined.groupby("to_code", as_index=False)[numeric].sum()
-    names = pd.DataFrame(conn.execute("SELECT ward_code AS to_code, ward_name, borough_name FROM geo.ward "
-                                      "WHERE vintage = %s", (to_vintage,)).fetchall(),
+    names = pd.DataFrame(conn.execute(query("crosswalk_names"), {"vintage": to_vintage}).fetchall(),
                          columns=["to_code", "ward_name", "borough_name"])
     out = names.merge(out, on="to_code", how="left").fillna({c: 0.0 for c in numeric})
     out = out.rename(columns={"to_code": "ward_code"}).sort_values("ward_code").reset_index(drop=True)

@@ -22,8 +22,10 @@ import pandas as pd
 import psycopg
 import pyogrio
 import shapely
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from etl.queries import query as etl_query
 from harmmap.db import query, require_schema, sha256_file, vacuum_analyze
 from harmmap.domain import SIMPLIFY_TOLERANCES_M
 
@@ -317,10 +319,16 @@ def read_all(geodata_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- writing (one transaction) -------------------------------------------------------------------
 
+def _table(name: str) -> sql.Identifier:
+    """``"geo.ward"`` or ``"lsoa_stage"`` as a (qualified) identifier."""
+    return sql.Identifier(*name.split("."))
+
+
 def _copy(conn: psycopg.Connection, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> int:
     n = 0
-    cols = ", ".join(columns)
-    with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # table/cols are literals here
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        _table(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with conn.cursor().copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
             n += 1
@@ -328,29 +336,18 @@ def _copy(conn: psycopg.Connection, table: str, columns: list[str], rows: Iterab
 
 
 def _stage_polygons(conn: psycopg.Connection, stage: str, layer: Layer, cols: list[str]) -> None:
-    conn.execute(f"CREATE TEMP TABLE {stage} (row_number int, {', '.join(c + ' text' for c in cols)}, "
-                 "wkb bytea, geom geometry) ON COMMIT DROP")
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} (row_number int, {}, wkb bytea, geom geometry) ON COMMIT DROP").format(
+        sql.Identifier(stage), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in cols)))
     wkb = shapely.to_wkb(layer.geoms)
     values = layer.attrs[cols].to_numpy(dtype=object)
     _copy(conn, stage, ["row_number", *cols, "wkb"],
           ((i + 1, *values[i], wkb[i]) for i in range(len(wkb))))
     # Transform to British National Grid, then repair in metres (make_valid keeps only polygons).
-    conn.execute(f"UPDATE {stage} SET geom = ST_Multi(ST_Transform(ST_GeomFromWKB(wkb, %s), 27700))", (layer.epsg,))
+    conn.execute(sql.SQL(etl_query("geo_stage_transform")).format(stage=sql.Identifier(stage)), {"epsg": layer.epsg})
 
 
 def _repair(conn: psycopg.Connection, stage: str, layer: Layer) -> list[dict[str, Any]]:
-    rows = conn.execute(f"""
-        WITH bad AS (
-            SELECT row_number, code, name, geom AS old, ST_IsValidReason(geom) AS reason,
-                   ST_Multi(ST_CollectionExtract(ST_MakeValid(geom), 3)) AS fixed
-            FROM {stage} WHERE NOT ST_IsValid(geom)
-        ), upd AS (
-            UPDATE {stage} s SET geom = bad.fixed FROM bad WHERE s.row_number = bad.row_number
-            RETURNING s.row_number
-        )
-        SELECT row_number, code, name, reason, ST_IsValid(fixed) AND NOT ST_IsEmpty(fixed) AS ok,
-               ST_Area(fixed) - ST_Area(old) AS area_change_m2
-        FROM bad ORDER BY row_number""").fetchall()
+    rows = conn.execute(sql.SQL(etl_query("geo_repair")).format(stage=sql.Identifier(stage))).fetchall()
     repaired = []
     for r in rows:
         if not r["ok"]:
@@ -384,7 +381,7 @@ def _write(conn: psycopg.Connection, data: Mapping[str, Any], batch_id: int) -> 
     # Readers keep seeing the old rows until commit (DELETE, not TRUNCATE: no exclusive lock).
     for table in ("geo.crosswalk", "geo.ward_simplified", "geo.ward", "geo.ward_vintage", "geo.borough",
                   "geo.ward_register", "geo.lsoa11_lsoa21", "geo.lsoa21"):
-        conn.execute(f"DELETE FROM {table}")
+        conn.execute(sql.SQL("DELETE FROM {}").format(_table(table)))
 
     reg = data["register"]
     _copy(conn, "geo.ward_register", ["ward_code", "ward_name", "borough_code", "borough_name", "point"],
@@ -394,8 +391,7 @@ def _write(conn: psycopg.Connection, data: Mapping[str, Any], batch_id: int) -> 
     lsoa: Layer = data["lsoa21"]
     _stage_polygons(conn, "lsoa_stage", lsoa, ["code", "name", "borough_code", "population", "ward_code_2022"])
     info["repaired"] += _repair(conn, "lsoa_stage", lsoa)
-    conn.execute("""INSERT INTO geo.lsoa21 (lsoa_code, lsoa_name, borough_code, population, ward_code_2022, geom)
-                    SELECT code, name, borough_code, population::int, ward_code_2022, geom FROM lsoa_stage""")
+    conn.execute(etl_query("geo_insert_lsoa21"))
     look = data["lsoa11_lsoa21"]
     _copy(conn, "geo.lsoa11_lsoa21", ["lsoa11_code", "lsoa21_code", "change", "weight"],
           look[["lsoa11_code", "lsoa21_code", "change", "weight"]].itertuples(index=False, name=None))
@@ -403,14 +399,9 @@ def _write(conn: psycopg.Connection, data: Mapping[str, Any], batch_id: int) -> 
     boroughs: Layer = data["boroughs"]
     _stage_polygons(conn, "borough_stage", boroughs, ["code", "name"])
     info["repaired"] += _repair(conn, "borough_stage", boroughs)
-    conn.execute("""INSERT INTO geo.borough (borough_code, borough_name, area_ha, population, geom)
-                    SELECT b.code, b.name, ST_Area(b.geom) / 1e4,
-                           coalesce((SELECT sum(population) FROM geo.lsoa21 l WHERE l.borough_code = b.code), 0),
-                           b.geom
-                    FROM borough_stage b""")
+    conn.execute(etl_query("geo_insert_borough"))
 
-    conn.execute("CREATE TEMP TABLE simple_stage (vintage smallint, ward_code text, tolerance_m smallint, wkb bytea) "
-                 "ON COMMIT DROP")
+    conn.execute(etl_query("geo_simple_stage"))
     for spec, layer in data["vintages"]:
         vintage = int(spec["vintage"])
         stage = f"ward_stage_{vintage}"
@@ -421,53 +412,27 @@ def _write(conn: psycopg.Connection, data: Mapping[str, Any], batch_id: int) -> 
         else:
             method = ("Census 2021 usual residents of LSOAs, each given whole to the ward containing its "
                       "point on surface")
-        conn.execute("""INSERT INTO geo.ward_vintage (vintage, label, source_file, source_sha256, approximate,
-                            boundary_note, population_method, ward_count, batch_id)
-                        VALUES (%s, %s, %s, '', %s, %s, %s, 0, %s)""",
-                     (vintage, spec["label"], spec["file"], bool(spec.get("approximate", False)),
-                      spec["boundary_note"], method, batch_id))
-        conn.execute(f"""INSERT INTO geo.ward (vintage, ward_code, ward_name, borough_code, borough_name, area_ha, geom)
-                         SELECT %s, code, name, borough_code, borough_name, ST_Area(geom) / 1e4, geom FROM {stage}""",
-                     (vintage,))
+        conn.execute(etl_query("geo_insert_ward_vintage"),
+                     {"vintage": vintage, "label": spec["label"], "file": spec["file"],
+                      "approximate": bool(spec.get("approximate", False)), "boundary_note": spec["boundary_note"],
+                      "method": method, "batch_id": batch_id})
+        conn.execute(sql.SQL(etl_query("geo_insert_ward")).format(stage=sql.Identifier(stage)), {"vintage": vintage})
         if spec.get("register_authority"):
-            conn.execute("""UPDATE geo.ward w SET population = p.population
-                            FROM (SELECT ward_code_2022 AS ward_code, sum(population) AS population
-                                  FROM geo.lsoa21 GROUP BY 1) p
-                            WHERE w.vintage = %s AND w.ward_code = p.ward_code""", (vintage,))
+            conn.execute(etl_query("geo_population_best_fit"), {"vintage": vintage})
         else:
             # Each LSOA's point on surface goes to the ward containing it; the few that fall in no
             # ward (generalised LSOA edges at the Thames or the London boundary) go to the nearest.
-            moved = conn.execute("""
-                WITH pts AS (SELECT lsoa_code, population, ST_PointOnSurface(geom) AS pt FROM geo.lsoa21),
-                placed AS (
-                    SELECT p.lsoa_code, p.population,
-                           (SELECT w.ward_code FROM geo.ward w
-                            WHERE w.vintage = %(v)s AND ST_Intersects(w.geom, p.pt)
-                            ORDER BY w.ward_code LIMIT 1) AS inside,
-                           (SELECT w.ward_code FROM geo.ward w
-                            WHERE w.vintage = %(v)s ORDER BY w.geom <-> p.pt LIMIT 1) AS nearest
-                    FROM pts p
-                ), upd AS (
-                    UPDATE geo.ward w SET population = s.population
-                    FROM (SELECT coalesce(inside, nearest) AS ward_code, sum(population) AS population
-                          FROM placed GROUP BY 1) s
-                    WHERE w.vintage = %(v)s AND w.ward_code = s.ward_code
-                )
-                SELECT count(*) FILTER (WHERE inside IS NULL) AS n FROM placed""", {"v": vintage}).fetchone()
+            moved = conn.execute(etl_query("geo_population_point_on_surface"), {"vintage": vintage}).fetchone()
             if moved["n"]:
                 info["notes"][f"population {vintage}"] = (f"{moved['n']} LSOA point(s) fell outside every ward "
                                                           "and were given to the nearest ward")
-        stats = conn.execute("""SELECT count(*) AS n, coalesce(sum(population), 0) AS pop
-                                FROM geo.ward WHERE vintage = %s""", (vintage,)).fetchone()
-        conn.execute("UPDATE geo.ward_vintage SET ward_count = %s WHERE vintage = %s", (stats["n"], vintage))
+        stats = conn.execute(etl_query("geo_ward_stats"), {"vintage": vintage}).fetchone()
+        conn.execute(etl_query("geo_ward_count"), {"n": stats["n"], "vintage": vintage})
         info["ward_counts"][vintage] = int(stats["n"])
         info["population_totals"][vintage] = int(stats["pop"])
         _simplified(conn, vintage)
 
-    conn.execute("""INSERT INTO geo.ward_simplified (vintage, ward_code, tolerance_m, geom)
-                    SELECT vintage, ward_code, tolerance_m,
-                           ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Transform(ST_GeomFromWKB(wkb, 27700), 4326)), 3))
-                    FROM simple_stage""")
+    conn.execute(etl_query("geo_insert_simplified"))
 
     cw = data["crosswalk"]
     for from_v, to_v in cw["pairs"]:
@@ -482,45 +447,10 @@ def _crosswalk(conn: psycopg.Connection, from_v: int, to_v: int, sliver_m: float
     each LSOA: sum over LSOAs l of pop(l) * area(l n s n t) / area(l). A source ward whose overlaps
     hold no LSOA area (none in London today) falls back to its area weights, and the note says so.
     """
-    conn.execute("""
-        CREATE TEMP TABLE cw_pairs ON COMMIT DROP AS
-        WITH raw AS (
-            SELECT s.ward_code AS from_code, t.ward_code AS to_code,
-                   ST_CollectionExtract(ST_Intersection(s.geom, t.geom), 3) AS g
-            FROM geo.ward s JOIN geo.ward t ON t.vintage = %(to)s AND ST_Intersects(s.geom, t.geom)
-            WHERE s.vintage = %(from)s
-        ), measured AS (
-            SELECT from_code, to_code, g, ST_Area(g) AS overlap_m2,
-                   NOT ST_IsEmpty(ST_Buffer(g, -%(sliver)s)) AS solid
-            FROM raw WHERE NOT ST_IsEmpty(g)
-        ), ranked AS (
-            SELECT *, row_number() OVER (PARTITION BY from_code ORDER BY overlap_m2 DESC) AS rk FROM measured
-        )
-        SELECT from_code, to_code, g, overlap_m2 FROM ranked
-        WHERE solid OR (rk = 1 AND NOT EXISTS (SELECT 1 FROM measured m WHERE m.from_code = ranked.from_code AND m.solid))
-        """, {"from": from_v, "to": to_v, "sliver": sliver_m})
-    conn.execute("""
-        INSERT INTO geo.crosswalk (from_vintage, to_vintage, from_code, to_code, overlap_m2, area_weight, population_weight)
-        WITH pop AS (
-            SELECT p.from_code, p.to_code,
-                   coalesce(sum(l.population * ST_Area(ST_Intersection(p.g, l.geom)) / nullif(ST_Area(l.geom), 0)), 0) AS residents
-            FROM cw_pairs p LEFT JOIN geo.lsoa21 l ON ST_Intersects(p.g, l.geom)
-            GROUP BY 1, 2
-        ), w AS (
-            SELECT p.from_code, p.to_code, p.overlap_m2,
-                   p.overlap_m2 / sum(p.overlap_m2) OVER (PARTITION BY p.from_code) AS area_weight,
-                   pop.residents, sum(pop.residents) OVER (PARTITION BY p.from_code) AS residents_total
-            FROM cw_pairs p JOIN pop USING (from_code, to_code)
-        )
-        SELECT %(from)s, %(to)s, from_code, to_code, overlap_m2, area_weight,
-               CASE WHEN residents_total > 0 THEN residents / residents_total ELSE area_weight END
-        FROM w
-        """, {"from": from_v, "to": to_v})
-    stats = conn.execute("""
-        SELECT count(*) AS pairs, count(DISTINCT from_code) AS sources,
-               (SELECT count(*) FROM geo.ward WHERE vintage = %(from)s) AS wards
-        FROM geo.crosswalk WHERE from_vintage = %(from)s AND to_vintage = %(to)s""", {"from": from_v, "to": to_v}).fetchone()
-    conn.execute("DROP TABLE cw_pairs")
+    conn.execute(etl_query("geo_crosswalk_pairs"), {"from": from_v, "to": to_v, "sliver": sliver_m})
+    conn.execute(etl_query("geo_crosswalk_insert"), {"from": from_v, "to": to_v})
+    stats = conn.execute(etl_query("geo_crosswalk_stats"), {"from": from_v, "to": to_v}).fetchone()
+    conn.execute(etl_query("geo_crosswalk_done"))
     if stats["sources"] != stats["wards"]:
         raise GeoLoadError(f"crosswalk {from_v}->{to_v}: only {stats['sources']} of {stats['wards']} wards overlap "
                            f"a {to_v} ward")
@@ -541,10 +471,7 @@ def load(conn: psycopg.Connection, geodata_dir: Path, *, force: bool = False,
     manifest = read_manifest(geodata_dir)
     sha = fingerprint(geodata_dir, manifest)
     if not force:
-        prev = conn.execute("""SELECT batch_id, file_sha256 = %s AS same,
-                                      EXISTS (SELECT 1 FROM geo.ward) AS loaded
-                               FROM etl.batch WHERE job = 'geo' AND status = 'published'
-                               ORDER BY batch_id DESC LIMIT 1""", (sha,)).fetchone()
+        prev = conn.execute(etl_query("geo_previous"), {"sha": sha}).fetchone()
         if prev and prev["same"] and prev["loaded"]:
             conn.commit()
             return GeoReport("unchanged", prev["batch_id"])
@@ -567,18 +494,15 @@ def _publish(conn: psycopg.Connection, geodata_dir: Path, data: Mapping[str, Any
              started: float) -> GeoReport:
     with conn.transaction():
         # One reference load at a time; a second waits here, then replaces the first's result whole.
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (GEO_LOAD_LOCK,))
-        batch_id = conn.execute("""INSERT INTO etl.batch (job, file_name, file_sha256) VALUES ('geo', 'manifest.toml', %s)
-                                   RETURNING batch_id""", (sha,)).fetchone()["batch_id"]
+        conn.execute(etl_query("geo_lock"), {"lock": GEO_LOAD_LOCK})
+        batch_id = conn.execute(etl_query("geo_batch_open"), {"sha": sha}).fetchone()["batch_id"]
         info = _write(conn, data, batch_id)
         for spec, _ in data["vintages"]:
-            conn.execute("UPDATE geo.ward_vintage SET source_sha256 = %s WHERE vintage = %s",
-                         (sha256_file(geodata_dir / spec["file"]), spec["vintage"]))
+            conn.execute(etl_query("geo_vintage_sha"),
+                         {"sha": sha256_file(geodata_dir / spec["file"]), "vintage": spec["vintage"]})
         seconds = time.perf_counter() - started
         notes = {"repaired": info["repaired"], "ward_counts": info["ward_counts"],
                  "population_totals": info["population_totals"], "notes": info["notes"], "seconds": round(seconds, 2)}
-        conn.execute("""UPDATE etl.batch SET status = 'published', finished_at = clock_timestamp(),
-                            rows_read = %s, rows_loaded = %s, rows_quarantined = 0, notes = %s
-                        WHERE batch_id = %s""", (rows_read, rows_read, Jsonb(notes), batch_id))
+        conn.execute(etl_query("geo_batch_published"), {"read": rows_read, "notes": Jsonb(notes), "batch_id": batch_id})
     return GeoReport("published", batch_id, rows_read, info["ward_counts"], info["population_totals"],
                      info["repaired"], info["notes"], time.perf_counter() - started)

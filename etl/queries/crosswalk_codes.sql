@@ -1,0 +1,1 @@
+SELECT ward_code FROM geo.ward WHERE vintage = %(vintage)s

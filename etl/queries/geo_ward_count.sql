@@ -1,0 +1,1 @@
+UPDATE geo.ward_vintage SET ward_count = %(n)s WHERE vintage = %(vintage)s
