@@ -27,7 +27,7 @@ from harmmap.harm import IndexConfig, IndexInputs, IndexTables, build_index
 _PUBLISH_LOCK = 0x48494458  # "HIDX"
 
 ANALYZED = ("harm.publish", "harm.current", "harm.period", "harm.ward_index", "harm.ward_indicator",
-            "harm.area_indicator", "harm.target", "harm.robustness")
+            "harm.area_indicator", "harm.target", "harm.robustness", "harm.response")
 
 _INT_COLUMNS = ("rank_london", "decile_london", "rank_borough", "decile_borough", "respondents", "wards_ranked")
 
@@ -52,7 +52,7 @@ class PublishReport:
 
 def config_from(settings: Settings) -> IndexConfig:
     return IndexConfig(weights=settings.weights, baseline=periods.parse(settings.target_baseline),
-                       permutations=settings.hotspot_permutations)
+                       permutations=settings.hotspot_permutations, design_effect=settings.pas_design_effect)
 
 
 def read_inputs(conn: psycopg.Connection) -> IndexInputs:
@@ -96,10 +96,10 @@ def write(conn: psycopg.Connection, tables: IndexTables, settings: Settings, sec
         (seconds, json.dumps(dict(config.weights)), json.dumps(tables.indicators),
          json.dumps({"permutations": config.permutations, "seed": settings.hotspot_seed,
                      "fdr_alphas": [0.01, 0.05, 0.10], "target_baseline": config.baseline.label,
-                     "robustness_delta": config.robustness_delta}),
+                     "robustness_delta": config.robustness_delta, "pas_design_effect": config.design_effect}),
          tables.synthetic, len(tables.periods),
          int(tables.ward_index["ward_code"].nunique()) if len(tables.ward_index) else 0)).fetchone()["version"]
-    for name in ("periods", "ward_index", "ward_indicator", "area_indicator", "robustness", "targets"):
+    for name in ("periods", "ward_index", "ward_indicator", "area_indicator", "robustness", "targets", "response"):
         frame = getattr(tables, name)
         if len(frame):
             table = {"periods": "harm.period", "targets": "harm.target"}.get(name, f"harm.{name}")
@@ -135,7 +135,7 @@ def publish(settings: Settings, *, log: Callable[[str], None] = lambda _: None) 
         db.vacuum_analyze(conn, ANALYZED)
         timings["write"] = time.perf_counter() - t2
     rows = sum(len(getattr(tables, name)) for name in
-               ("periods", "ward_index", "ward_indicator", "area_indicator", "robustness", "targets"))
+               ("periods", "ward_index", "ward_indicator", "area_indicator", "robustness", "targets", "response"))
     return PublishReport(version=version, periods=len(tables.periods),
                          wards=int(tables.ward_index["ward_code"].nunique()), synthetic=tables.synthetic,
                          seconds=timings, weights=dict(settings.weights), rows=rows)

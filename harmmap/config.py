@@ -49,6 +49,10 @@ class Settings:
     #: Permutations for the hotspot pseudo p-values (Gi*, Local Moran), and the seed that makes them repeatable.
     hotspot_permutations: int = 999
     hotspot_seed: int = 2026
+    #: PAS design effect: the variance inflation of the survey's weighting and clustering, applied to every
+    #: PAS interval and test (1 = simple random sampling). MOPAC publishes none; 1.5 is a cautious value
+    #: for a weighted household survey (docs/methodology.md).
+    pas_design_effect: float = 1.5
     #: Origins whose web pages may read /api from a browser (CORS), comma-separated; "*" for any; empty: none.
     api_cors_origins: str = ""
     #: Disclosure control (harmmap/disclosure.py): counts from 1 to this minus 1 are shown as "fewer than N"
@@ -151,6 +155,8 @@ class Settings:
             raise SettingsError(problem)
         if not 99 <= self.hotspot_permutations <= 99_999:
             raise SettingsError("HARMMAP_HOTSPOT_PERMUTATIONS must be between 99 and 99999")
+        if not 1.0 <= self.pas_design_effect <= 5.0:
+            raise SettingsError("HARMMAP_PAS_DESIGN_EFFECT must be from 1 (simple random sampling) to 5")
 
     @property
     def weights(self) -> dict[str, float]:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from harmmap import hotspots, scoring, targets
-from harmmap.indicators import BY_SLUG, INDICATORS, Indicator
+from harmmap.indicators import ACTIVITY, BY_SLUG, INDICATORS, Indicator
 from harmmap.periods import KINDS, Period, complete_periods, month_index
 
 LONDON = "london"
@@ -44,6 +44,8 @@ class IndexConfig:
     kinds: Sequence[str] = KINDS
     #: Each weight is moved by this share for the robustness check.
     robustness_delta: float = 0.2
+    #: PAS variance inflation for its weighting and clustering, applied to every survey interval and test.
+    design_effect: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class IndexTables:
     area_indicator: pd.DataFrame
     targets: pd.DataFrame
     robustness: pd.DataFrame
+    #: police activity per 100 trafficking offences, per ward, borough and London (harm.response)
+    response: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: slug -> {"first": date, "last": date, "synthetic": bool, "weight": float}
     indicators: dict[str, dict] = field(default_factory=dict)
     #: seconds spent per part of the build (figures, index, hotspots, robustness, targets)
@@ -182,8 +186,9 @@ def _harm_value(ind: Indicator, rate_or_pct: np.ndarray) -> np.ndarray:
 
 
 def _trend(ind: Indicator, now: tuple[np.ndarray, np.ndarray | None],
-           before: tuple[np.ndarray, np.ndarray | None] | None) -> dict[str, np.ndarray]:
-    """value before, change and p-value against an earlier period; NaN / not_tested when not comparable."""
+           before: tuple[np.ndarray, np.ndarray | None] | None, deff: float = 1.0) -> dict[str, np.ndarray]:
+    """value before, change and p-value against an earlier period; NaN / not_tested when not comparable.
+    PAS tests use the effective sample size (respondents / design effect ``deff``)."""
     n = len(now[0])
     if before is None:
         nan = np.full(n, np.nan)
@@ -192,7 +197,7 @@ def _trend(ind: Indicator, now: tuple[np.ndarray, np.ndarray | None],
         t = scoring.rate_ratio_test(now[0], before[0])
         change, p = t["ratio"].to_numpy() - 1.0, t["p"].to_numpy()
     elif ind.kind == "survey":
-        t = scoring.two_proportion_test(now[0], now[1], before[0], before[1])
+        t = scoring.two_proportion_test(now[0] / deff, now[1] / deff, before[0] / deff, before[1] / deff)
         change, p = t["diff"].to_numpy() * 100.0, t["p"].to_numpy()
     else:  # pounds: a few large seizures swing the total, so no test is claimed
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -282,7 +287,7 @@ class _Builder:
         if self.axis is not None:
             periods = complete_periods(self.axis.first, self.axis.last, self.config.kinds)
         parts: dict[str, list] = {k: [] for k in ("periods", "ward_index", "ward_indicator",
-                                                               "area_indicator", "robustness")}
+                                                               "area_indicator", "robustness", "response")}
         for p in periods:
             available = [s for s in self.series.values() if s.covers(p)]
             if not available:
@@ -291,6 +296,7 @@ class _Builder:
         with self.timed("figures"):
             frames = {k: (pd.concat(v, ignore_index=True) if v else pd.DataFrame())
                       for k, v in parts.items() if k != "area_indicator"}
+            frames["response"] = frames.get("response", pd.DataFrame())
             frames["area_indicator"] = _stack(parts["area_indicator"]) if parts["area_indicator"] else pd.DataFrame()
         with self.timed("targets"):
             target_frame = self._targets(periods)
@@ -352,10 +358,50 @@ class _Builder:
         idx = idx.rename_axis("ward_code").reset_index()
         idx.insert(0, "period", p.label)
         parts["ward_index"].append(idx)
+        with self.timed("response"):
+            activity, response = self._response(p, available, idx)
+            if response is not None:
+                parts["response"].append(response)
         parts["periods"].append(pd.DataFrame([{
             "period": p.label, "kind": p.kind, "first_month": p.first, "last_month": p.last, "weights": used,
             "dropped": dropped, "synthetic": synthetic, "wards_ranked": n_ranked,
-            "islands": sorted(gi.index[gi["cls"] == "island"])}]))
+            "islands": sorted(gi.index[gi["cls"] == "island"]), "activity": activity}]))
+
+    # --- response against need -------------------------------------------------------------------
+    def _response(self, p: Period, available: list[_Series],
+                  idx: pd.DataFrame) -> tuple[list[str], pd.DataFrame | None]:
+        """Police activity per 100 recorded trafficking offences, per ward, borough and London: the
+        diagnostic of where activity goes against need (docs/methodology.md, "Response against need").
+        Counted: the response indicators with data for every month of the period."""
+        have = {s.indicator.slug: s for s in available}
+        counted = [slug for slug in ACTIVITY if slug in have]
+        need = have.get("drug_trafficking")
+        if not counted or need is None:
+            return counted, None
+        ward_act = sum(self.ward_sum(have[k], p)[0] for k in counted)
+        ward_need = self.ward_sum(need, p)[0]
+        b_act = sum(self.borough_sum(have[k], p)[0] for k in counted)
+        b_need = self.borough_sum(need, p)[0]
+        london_rate = response_rate(np.array([b_act.sum()]), np.array([b_need.sum()]))["per_100"][0]
+        synthetic = any(have[k].synthetic for k in counted) or need.synthetic
+        blocks = []
+        for level, codes, act, nd in (("ward", self.codes, ward_act, ward_need),
+                                      ("borough", self.boroughs, b_act, b_need),
+                                      ("london", np.array([LONDON], dtype=object),
+                                       np.array([b_act.sum()]), np.array([b_need.sum()]))):
+            r = response_rate(act, nd, london_rate)
+            block = {"period": p.label, "level": level, "area_code": codes, "activity": act, "trafficking": nd,
+                     "per_100": r["per_100"], "per_100_lo": r["lo"], "per_100_hi": r["hi"],
+                     "vs_london": r["vs_london"], "synthetic": synthetic}
+            if level == "ward":
+                dec = idx.set_index("ward_code")["decile_london"].reindex(self.codes).to_numpy(float)
+                block["need_level"] = need_level(dec)
+                block["quadrant"] = quadrant(block["need_level"], r["vs_london"])
+            blocks.append(block)
+        frame = _stack(blocks)
+        for col in ("need_level", "quadrant"):
+            frame[col] = frame[col].where(frame["level"] == "ward", None)
+        return counted, frame
 
     def _ward_figures(self, p: Period, available: list[_Series]) -> tuple[list[dict], dict[str, np.ndarray]]:
         """Each indicator per in-area ward: figure, rate or PAS estimates, trends; and the harm values."""
@@ -367,7 +413,8 @@ class _Builder:
             cols: dict[str, object] = {"ward_code": self.codes, "indicator": ind.slug, "value": now[0]}
             if ind.kind == "survey":
                 agree, n = now
-                lo, hi = scoring.wilson_interval(agree, n)
+                deff = self.config.design_effect
+                lo, hi = scoring.wilson_interval(agree / deff, n / deff)
                 eb = scoring.eb_shrink(agree, n, self.ward_borough)
                 # a ward with no residents has nobody to survey: no estimate borrowed from its borough
                 eb.iloc[np.flatnonzero(~(self.population > 0))] = np.nan
@@ -381,7 +428,7 @@ class _Builder:
             if self.config.weights.get(ind.slug, 0) > 0:
                 harm_values[ind.slug] = harm
             for tag, q in (("prev", p.previous), ("yoy", p.year_before)):
-                t = _trend(ind, now, self.earlier(s, q, self.ward_sum))
+                t = _trend(ind, now, self.earlier(s, q, self.ward_sum), self.config.design_effect)
                 cols.update({f"{tag}_value": t["value"], f"{tag}_change": t["change"], f"{tag}_p": t["p"],
                              f"{tag}_trend": t["trend"]})
             cols["synthetic"] = s.synthetic
@@ -406,12 +453,13 @@ class _Builder:
                  london(b_now), london(b_prev), london(b_yoy))):
             cols: dict[str, object] = {"level": level, "area_code": codes, "indicator": ind.slug, "value": now[0]}
             if ind.kind == "survey":
-                lo, hi = scoring.wilson_interval(now[0], now[1])
+                deff = self.config.design_effect
+                lo, hi = scoring.wilson_interval(now[0] / deff, now[1] / deff)
                 cols.update(respondents=now[1], pct=_pct(*now), pct_lo=lo * 100.0, pct_hi=hi * 100.0)
             else:
                 cols["rate_per_1000"] = scoring.rate_per_1000(now[0], pop)
             for tag, before in (("prev", prev), ("yoy", yoy)):
-                t = _trend(ind, now, before)
+                t = _trend(ind, now, before, self.config.design_effect)
                 cols.update({f"{tag}_value": t["value"], f"{tag}_change": t["change"], f"{tag}_p": t["p"],
                              f"{tag}_trend": t["trend"]})
             cols["synthetic"] = s.synthetic
@@ -448,11 +496,12 @@ class _Builder:
             b_agree, b_n = with_london(self.borough_sum(s, base))
             c_agree, c_n = with_london(self.borough_sum(s, cur))
             res = targets.pas_target(b_agree, b_n, c_agree, c_n, elapsed_years=_years(base, cur),
-                                     direction=s.indicator.harm_direction * -1)
+                                     direction=s.indicator.harm_direction * -1,
+                                     design_effect=self.config.design_effect)
             out.append(frame(slug, base.label, cur.label, res, s.synthetic, {
                 "baseline": "baseline_pct", "target_value": "target_pct", "expected": "expected_pct",
                 "current": "current_pct", "gap": "gap_pp", "gap_lo": "gap_lo", "gap_hi": "gap_hi",
-                "prob_on_track": "prob_on_track"}))
+                "prob_on_track": "prob_on_track", "mdc": "mdc_pp"}).assign(role="target"))
 
         # networks disrupted: distinct networks in the latest 12 months against the 12 months before
         net = self.inputs.networks
@@ -464,20 +513,21 @@ class _Builder:
             res = targets.count_increase(cur_n, prev_n)
             out.append(frame("networks_disrupted", cur.previous.label, cur.label, res, bool(net["synthetic"].any()), {
                 "baseline": "previous", "target_value": "previous", "current": "current", "gap": "change",
-                "prob_on_track": "prob_on_track"}))
+                "prob_on_track": "prob_on_track"}).assign(role="earlier_plan_diagnostic"))
 
-        # asset recovery: up 50% on the baseline year, three years on
+        # asset recovery (the earlier plan's +50% in three years): recoveries counted, not pounds, since one
+        # large confiscation would otherwise swing it; a diagnostic of that plan, not a target of this one
         sz = self.inputs.seizures
-        s = self.series.get("asset_seizure_value_gbp")
+        s = self.series.get("asset_seizures")
         r12 = [p for p in periods if p.kind == "r12" and s is not None and s.covers(p)]
         if len(sz) and r12 and s.covers(base):
             cur = max(r12)
-            b_tot, b_var = self._pounds(base)
-            c_tot, c_var = self._pounds(cur)
-            res = targets.value_uplift(b_tot, b_var, c_tot, c_var, elapsed_years=_years(base, cur))
-            out.append(frame("asset_recovery_gbp", base.label, cur.label, res, bool(sz["synthetic"].any()), {
+            b_n, c_n = self._recoveries(base), self._recoveries(cur)
+            res = targets.value_uplift(b_n, b_n, c_n, c_n, elapsed_years=_years(base, cur))  # Poisson: var = n
+            out.append(frame("asset_recoveries", base.label, cur.label, res, bool(sz["synthetic"].any()), {
                 "baseline": "baseline", "target_value": "target", "expected": "expected", "current": "current",
-                "gap": "gap", "gap_lo": "gap_lo", "gap_hi": "gap_hi", "prob_on_track": "prob_on_track"}))
+                "gap": "gap", "gap_lo": "gap_lo", "gap_hi": "gap_hi", "prob_on_track": "prob_on_track"})
+                       .assign(role="earlier_plan_diagnostic"))
         return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
     def _in(self, frame: pd.DataFrame, p: Period) -> pd.DataFrame:
@@ -491,12 +541,11 @@ class _Builder:
         return np.append(per_borough.reindex(self.boroughs, fill_value=0).to_numpy(float),
                          float(rows["network_ref"].nunique()))
 
-    def _pounds(self, p: Period) -> tuple[np.ndarray, np.ndarray]:
+    def _recoveries(self, p: Period) -> np.ndarray:
+        """Asset recoveries (seizure records) per borough and London."""
         rows = self._in(self.inputs.seizures, p)
-        v = rows["value_gbp"].astype(float)
-        tot = v.groupby(rows["borough_code"]).sum().reindex(self.boroughs, fill_value=0).to_numpy()
-        var = (v ** 2).groupby(rows["borough_code"]).sum().reindex(self.boroughs, fill_value=0).to_numpy()
-        return np.append(tot, tot.sum()), np.append(var, var.sum())
+        n = rows.groupby("borough_code").size().reindex(self.boroughs, fill_value=0).to_numpy(float)
+        return np.append(n, n.sum())
 
     def _indicator_meta(self) -> dict[str, dict]:
         return {slug: {"first": s.first.isoformat() if s.first else None,
@@ -504,6 +553,52 @@ class _Builder:
                        "synthetic": s.synthetic, "weight": float(self.config.weights.get(slug, 0.0)),
                        "label": s.indicator.label}
                 for slug, s in self.series.items()}
+
+
+#: Fewer events than this (activity + trafficking) in an area: "too few events to tell".
+MIN_EVENTS = 10
+
+
+def response_rate(activity: np.ndarray, trafficking: np.ndarray, london: float | None = None) -> dict[str, np.ndarray]:
+    """Activity per 100 trafficking offences with its exact 95% interval, and how it compares with London's.
+
+    Conditional on the total, activity ~ Binomial(activity + trafficking, pi) for two Poisson counts, so the
+    Clopper-Pearson interval for pi maps to the ratio scale as 100 pi / (1 - pi) (``scoring.rate_ratio_test``).
+    ``vs_london``: ``higher`` or ``lower`` when London's rate lies outside the interval, ``similar`` when
+    inside, ``too_few`` with fewer than ``MIN_EVENTS`` events, where no comparison would mean anything.
+    """
+    t = scoring.rate_ratio_test(activity, trafficking)
+    per_100 = np.where(trafficking > 0, t["ratio"].to_numpy() * 100.0, np.nan)
+    lo, hi = t["lo"].to_numpy() * 100.0, t["hi"].to_numpy() * 100.0
+    events = activity + trafficking
+    vs = np.full(len(per_100), "similar", dtype=object)
+    if london is not None and np.isfinite(london):
+        vs[lo > london] = "higher"
+        vs[hi < london] = "lower"
+    vs[~(events >= MIN_EVENTS)] = "too_few"
+    return {"per_100": per_100, "lo": np.where(np.isfinite(lo), lo, np.nan), "hi": np.where(np.isfinite(hi), hi, np.nan),
+            "vs_london": vs}
+
+
+def need_level(decile: np.ndarray) -> np.ndarray:
+    """high (need deciles 1-3), low (8-10), middle, or unranked (no score: the City of London)."""
+    out = np.full(len(decile), "middle", dtype=object)
+    out[decile <= 3] = "high"
+    out[decile >= 8] = "low"
+    out[~np.isfinite(decile)] = "unranked"
+    return out
+
+
+def quadrant(need: np.ndarray, vs_london: np.ndarray) -> np.ndarray:
+    """Need x response: high need with response below London's rate is a candidate for tasking; low need
+    with response above it is named as possible over-attention. A ward whose response cannot be told from
+    London's (or has too few events) is ``no_signal``: the quadrant is never claimed on noise."""
+    out = np.full(len(need), "no_signal", dtype=object)
+    out[(need == "high") & (vs_london == "lower")] = "tasking_candidate"
+    out[(need == "high") & (vs_london == "higher")] = "need_and_response_high"
+    out[(need == "low") & (vs_london == "higher")] = "possible_over_attention"
+    out[(need == "low") & (vs_london == "lower")] = "low_need_low_response"
+    return out
 
 
 def _years(base: Period, current: Period) -> float:

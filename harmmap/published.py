@@ -25,9 +25,9 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from harmmap import classes, db, periods, scoring
+from harmmap import classes, db, diagnostics, periods, scoring
 from harmmap.disclosure import Disclosure
-from harmmap.indicators import BY_SLUG, INDICATORS
+from harmmap.indicators import BY_SLUG, FAMILY_LABELS, INDICATORS, response_weighted
 from harmmap.scoring import WorstRule
 
 __all__ = ["HARM_INDEX", "NO_INDEX", "UNITS", "CITY_OF_LONDON", "ReadError", "NoIndexPublished", "UnknownPeriod",
@@ -117,6 +117,7 @@ class Snapshot:
     synthetic: bool | None
     weights: dict[str, float] | None
     indicators: dict[str, dict] | None
+    parameters: dict[str, Any] | None
     geo_batch: int | None
     geo_loaded_at: datetime | None
 
@@ -219,6 +220,39 @@ class Snapshot:
         """One 2022 ward in full (None for an unknown code): see :func:`_ward_summary`."""
         return _ward_summary(self, period, ward_code)
 
+    def response_wards(self, period: Period) -> dict[str, dict[str, Any]]:
+        """Police activity against need for every ward of ``period`` (empty when not computed for it)."""
+        rows = self.conn.execute(db.query("response_wards"), {"version": self.version, "period": period.label})
+        return {r["ward_code"]: dict(r) for r in rows}
+
+    def response(self, period: Period, level: str, code: str) -> dict[str, Any] | None:
+        """Police activity against need for one ward, borough or London (``code`` "london")."""
+        row = self.conn.execute(db.query("response_area"), {"version": self.version, "period": period.label,
+                                                             "level": level, "code": code}).fetchone()
+        return dict(row) if row else None
+
+    def area(self, text: str) -> Area:
+        """London, a borough (E09 code or name) or a 2022 ward (E05 code), for the diagnostic view."""
+        t = (text or "london").strip()[:60]
+        if t.lower() == "london":
+            return Area("london", "london", "London")
+        if t.upper().startswith("E05"):
+            row = self.conn.execute(db.query("ward_by_code"), {"code": t.upper()}).fetchone()
+            if row is None:
+                raise UnknownWard(f"{t!r} is not a 2022 London ward code (E05...)")
+            return Area("ward", row["ward_code"], f"{row['ward_name']} ({row['borough_name']})")
+        b = self.borough(t)
+        return Area("borough", b.code, b.name)
+
+    def baseline_label(self) -> str | None:
+        """The first financial year of the strategy's three-year targets, as this publish used it."""
+        return (self.parameters or {}).get("target_baseline")
+
+    def diagnostic(self, period: Period, area: Area, against: str = "previous", *,
+                   disclosure: Disclosure | None = None) -> Diagnostic:
+        """Why did confidence move here? See :func:`_diagnostic`."""
+        return _diagnostic(self, period, area, against, disclosure)
+
     def score_history(self, wards: Sequence[str], labels: Sequence[str]) -> dict[tuple[str, str], float | None]:
         """(ward, period) -> harm score, for comparing a ward's score with earlier periods."""
         rows = self.conn.execute(db.query("api_score_history"),
@@ -287,6 +321,30 @@ class PeriodEntry:
     dropped: list[str]
     wards_ranked: int | None
     layers: list[str]
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where a diagnostic is asked about: London, a borough or a ward."""
+
+    level: str       # london, borough, ward
+    code: str        # "london", an E09 or an E05 code
+    name: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """An area's confidence beside its police response and its need, over one window."""
+
+    area: Area
+    period: Period
+    against: str                   # previous or baseline
+    against_period: str | None     # the earlier period of the window (None: not published)
+    changes: list[diagnostics.Change]
+    london: dict[str, diagnostics.Change]
+    design_effect: float
+    summary: str
+    hidden: set[str]               # indicators whose counts this reader may not see exactly
 
 
 @dataclass(frozen=True)
@@ -483,6 +541,79 @@ def _worst(snap: Snapshot, period: Period, rule: WorstRule | None, borough: Boro
         note = note.replace(borough.code, borough.name)
     return Worst(period=period, rule=rule, rows=rows, note=note, n_ranked=int(chosen.attrs.get("n_ranked", 0)),
                  borough=borough)
+
+
+# --- the diagnostic view -------------------------------------------------------------------------------
+
+def _window(snap: Snapshot, period: Period, against: str) -> str | None:
+    if against == "previous":
+        return period.parsed.previous.label
+    if against == "baseline":
+        return snap.baseline_label()
+    raise BadRequest(f"against must be previous or baseline, not {against[:20]!r}")
+
+
+def _changes(snap: Snapshot, level: str, code: str, now: str, before: str, deff: float) -> list[diagnostics.Change]:
+    rows = snap.conn.execute(db.query("diagnostic_area"), {"version": snap.version, "level": level, "code": code,
+                                                           "periods": [now, before]}).fetchall()
+    by = {(r["period"], r["indicator"]): r for r in rows}
+    out = []
+    for ind in INDICATORS:
+        a, b = by.get((now, ind.slug)), by.get((before, ind.slug))
+        if a is None or b is None:
+            continue
+        if ind.kind == "survey":
+            out.append(diagnostics.pas_change(ind.slug, float(b["value"] or 0), float(b["respondents"] or 0),
+                                              float(a["value"] or 0), float(a["respondents"] or 0),
+                                              design_effect=deff))
+        else:
+            out.append(diagnostics.count_change(ind.slug, float(b["value"] or 0), float(a["value"] or 0)))
+    return out
+
+
+def _diagnostic(snap: Snapshot, period: Period, area: Area, against: str,
+                disclosure: Disclosure | None) -> Diagnostic:
+    """The change in each PAS measure (points, interval, significance at the survey's sample size with the
+    publish's design effect), beside the change in each response and need indicator over the same months
+    (exact tests), London's need changes for comparison, and the plain-language summary. With a
+    ``disclosure`` that suppresses, a count from 1 to 4 reads as its text in the summary and is hidden in
+    ``hidden``."""
+    before = _window(snap, period, against)
+    deff = float((snap.parameters or {}).get("pas_design_effect", 1.0))
+    have = {r["period"] for r in snap.conn.execute(db.query("published_period_labels"))}
+    if before is None or before not in have:
+        return Diagnostic(area, period, against, None, [], {}, deff,
+                          f"In {area.name}, there is no published {before or 'baseline'} to compare "
+                          f"{period.label} with.", set())
+    changes = _changes(snap, area.level, area.code, period.label, before, deff)
+    london = {c.indicator: c for c in _changes(snap, "london", "london", period.label, before, deff)}
+    hidden: set[str] = set()
+    show = lambda x: f"{x:,.0f}"  # noqa: E731
+    if disclosure is not None and not disclosure.suppresses_nothing:
+        for c in changes:
+            if c.kind == "count" and (disclosure.small_count(c.indicator, c.before)
+                                      or disclosure.small_count(c.indicator, c.after)):
+                hidden.add(c.indicator)
+        show = lambda x: disclosure.text if disclosure.small(x) else f"{x:,.0f}"  # noqa: E731
+    window = f"{period.label} against {before}"
+    summary = diagnostics.summarise(area.name, window, changes, london if area.level != "london" else None,
+                                    show=show)
+    return Diagnostic(area, period, against, before, changes, london, deff, summary, hidden)
+
+
+def family_label(slug: str) -> str:
+    """Need (harm), Police response (diagnostic) or Confidence, as every surface names it."""
+    ind = BY_SLUG.get(slug)
+    return FAMILY_LABELS[ind.family] if ind else ""
+
+
+def response_note(weights: dict[str, float]) -> str | None:
+    """What every surface says when police activity was weighted into the index (it is not by default)."""
+    weighted = response_weighted(weights)
+    if not weighted:
+        return None
+    return ("This index includes police activity (" + ", ".join(indicator_label(s) for s in weighted) +
+            ") by explicit weights: wards rank higher where the police already act.")
 
 
 # --- one ward in full ------------------------------------------------------------------------------

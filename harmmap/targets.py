@@ -42,6 +42,10 @@ Z95 = float(stats.norm.ppf(0.975))
 Values = ArrayLike | pd.Series | float
 
 
+#: Standard normal quantile for 80% power, scipy.stats.norm.ppf(0.8).
+Z80: float = 0.8416212335729143
+
+
 def pas_target(
     baseline_agree: Values,
     baseline_n: Values,
@@ -79,7 +83,8 @@ def pas_target(
         direction * (c - e) (positive = ahead), ``gap_lo``/``gap_hi`` = gap -/+ 1.96 SE with
         SE = 100 * sqrt(deff * (p_b (1 - p_b) / n_b + p_c (1 - p_c) / n_c)) (two independent
         samples; the target is fixed from b, so b's sampling error counts), ``prob_on_track`` =
-        Phi(gap / SE), ``status``.
+        Phi(gap / SE), ``status``; ``mdc_pp``, the minimum detectable change (80% power, 5% two-sided)
+        = (1.96 + 0.84) * 100 * sqrt(deff * p_b (1 - p_b) (1/n_b + 1/n_c)).
     """
     if direction not in (-1, 1):
         raise ValueError(f"direction must be +1 (higher is better) or -1 (lower is better), not {direction}")
@@ -105,9 +110,13 @@ def pas_target(
     with np.errstate(divide="ignore", invalid="ignore"):
         se = 100 * np.sqrt(design_effect * (p_b * (1 - p_b) / f.n_b + p_c * (1 - p_c) / f.n_c))
     missing = f[["b", "c", "elapsed"]].isna().any(axis=1)  # n = 0 gives NaN percentages
+    # The smallest change the survey could detect here: 80% power, 5% two-sided, at the baseline
+    # proportion, the two samples' sizes and the design effect (so "on track" is never claimed on noise).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mdc = (Z95 + Z80) * 100 * np.sqrt(design_effect * p_b * (1 - p_b) * (1 / f.n_b + 1 / f.n_c))
     out = pd.DataFrame(
         {"baseline_pct": f.b, "target_pct": target, "expected_pct": expected, "current_pct": f.c,
-         "gap_pp": gap},
+         "gap_pp": gap, "mdc_pp": mdc},
         index=f.index,
     )
     return _judge(out, "gap_pp", gap, se, missing)

@@ -30,8 +30,10 @@ def test_pas_higher_is_better_ahead_of_the_line_is_on_track() -> None:
     assert row.gap_hi == pytest.approx(8.866807, abs=1e-6)
     assert row.prob_on_track == pytest.approx(0.978295, abs=1e-6)
     assert row.status == "on_track"
+    # smallest detectable change: (1.959964 + 0.841621) * 100 * sqrt(.5 * .5 * (1/1000 + 1/1000)) = 6.26454 pp
+    assert row.mdc_pp == pytest.approx(6.26454, abs=1e-4)
     assert list(out.columns) == ["baseline_pct", "target_pct", "expected_pct", "current_pct", "gap_pp",
-                                 "gap_lo", "gap_hi", "prob_on_track", "status"]
+                                 "mdc_pp", "gap_lo", "gap_hi", "prob_on_track", "status"]
 
 
 def test_pas_lower_is_better_elapsed_past_the_horizon_is_capped_and_uncertain() -> None:

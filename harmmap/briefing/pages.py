@@ -34,12 +34,13 @@ HOTSPOT_WORDS = {"hot_99": "Hot 99%", "hot_95": "Hot 95%", "hot_90": "Hot 90%", 
 SHORT = {"drug_trafficking": "trafficking", "drug_possession": "possession", "crack_house_closures": "crack houses",
          "cannabis_factory_closures": "cannabis factories", "network_disruptions": "network disruptions",
          "pas_drug_problem": "PAS: drugs a problem", "pas_tackle_dealing": "PAS: confidence",
-         "asset_seizures": "asset seizures", "asset_seizure_value_gbp": "asset value"}
+         "asset_seizures": "asset seizures", "asset_seizure_value_gbp": "asset value",
+         "drug_searches": "drug searches"}
 TARGETS = {
     "pas_drug_problem": ("PAS: drug use or dealing is a problem", "3 points lower in 3 years", "pct"),
     "pas_tackle_dealing": ("PAS: police tackle dealing well", "3 points higher in 3 years", "pct"),
-    "networks_disrupted": ("Drug networks disrupted", "more than the year before", "count"),
-    "asset_recovery_gbp": ("Asset recovery (£)", "up 50% in 3 years", "gbp"),
+    "networks_disrupted": ("Networks disrupted (earlier plan, diagnostic)", "more than the year before", "count"),
+    "asset_recoveries": ("Asset recoveries (earlier plan, diagnostic)", "up 50% in 3 years", "count"),
 }
 STATUS_WORDS = {"on_track": "On track", "off_track": "Off track", "uncertain": "Uncertain",
                 "no_data": "No data", "no_baseline": "No baseline"}
