@@ -1,4 +1,5 @@
-"""``harmmap geo ...`` commands (registered through the harmmap.commands entry point)."""
+"""``harmmap geo ...``, ``harmmap etl ...`` and ``harmmap index ...`` commands (registered through the
+harmmap.commands entry point)."""
 
 from __future__ import annotations
 
