@@ -32,7 +32,8 @@ from harmmap.scoring import WorstRule
 
 __all__ = ["HARM_INDEX", "NO_INDEX", "UNITS", "CITY_OF_LONDON", "ReadError", "NoIndexPublished", "UnknownPeriod",
            "UnknownBorough", "UnknownWard", "BadRequest", "Snapshot", "Period", "PeriodEntry", "Borough",
-           "LayerValues", "Worst", "WorstWard", "WorstRule", "begin", "number", "whole"]
+           "LayerValues", "Worst", "WorstWard", "WorstRule", "ResponseFigure", "BoroughResponse", "begin", "number",
+           "whole"]
 
 #: The map layer that is the index itself (every other layer is an indicator slug).
 HARM_INDEX = "harm_index"
@@ -231,6 +232,12 @@ class Snapshot:
                                                              "level": level, "code": code}).fetchone()
         return dict(row) if row else None
 
+    def borough_response(self, period: Period, borough: Borough, *,
+                         disclosure: Disclosure | None = None) -> BoroughResponse:
+        """The borough's police activity against need beside London's, and its wards on need x response:
+        the tasking candidates and the possible over-attention. See :func:`_borough_response`."""
+        return _borough_response(self, period, borough, disclosure)
+
     def area(self, text: str) -> Area:
         """London, a borough (E09 code or name) or a 2022 ward (E05 code), for the diagnostic view."""
         t = (text or "london").strip()[:60]
@@ -345,6 +352,42 @@ class Diagnostic:
     design_effect: float
     summary: str
     hidden: set[str]               # indicators whose counts this reader may not see exactly
+
+
+@dataclass(frozen=True)
+class ResponseFigure:
+    """Police activity against need for one area (a ward, the borough or London), as the reader may see it:
+    ``activity`` police actions counted (harm.period.activity), ``trafficking`` recorded trafficking
+    offences, ``per_100`` activity per 100 of them with its exact 95% interval (harmmap.harm.response_rate).
+    A count this reader may not see exactly is None and named in ``hidden`` (with the rate and its
+    interval, which would give it back)."""
+
+    code: str
+    name: str
+    activity: float | None
+    trafficking: float | None
+    per_100: float | None
+    per_100_lo: float | None
+    per_100_hi: float | None
+    vs_london: str                     # higher, lower, similar, too_few
+    synthetic: bool
+    hidden: tuple[str, ...] = ()       # "activity", "trafficking"
+    rank_borough: int | None = None    # wards: place on need within the borough (harm index)
+    decile_london: int | None = None
+    quadrant: str | None = None        # wards: harm.quadrant
+
+
+@dataclass(frozen=True)
+class BoroughResponse:
+    """A borough's response against need (harm.response) for one period."""
+
+    period: Period
+    borough: Borough
+    counted: list[str]                        # the activity indicators counted
+    area: ResponseFigure | None               # the borough (None: not computed for the period)
+    london: ResponseFigure | None
+    tasking_candidates: list[ResponseFigure]  # high need, response below London's rate; most need first
+    over_attention: list[ResponseFigure]      # low need, response above London's rate; most activity first
 
 
 @dataclass(frozen=True)
@@ -599,6 +642,41 @@ def _diagnostic(snap: Snapshot, period: Period, area: Area, against: str,
     summary = diagnostics.summarise(area.name, window, changes, london if area.level != "london" else None,
                                     show=show)
     return Diagnostic(area, period, against, before, changes, london, deff, summary, hidden)
+
+
+def _response_figure(r: dict[str, Any], code: str, name: str, disclosure: Disclosure | None) -> ResponseFigure:
+    """One row of harm.response as ``disclosure`` lets it out: activity is a count of police actions and
+    trafficking a count of offences; either from 1 to 4 hides itself and the rate that gives it back."""
+    hidden = tuple(k for k in ("activity", "trafficking")
+                   if disclosure is not None and disclosure.small(r[k]))
+    return ResponseFigure(
+        code=code, name=name,
+        activity=None if "activity" in hidden else number(r["activity"]),
+        trafficking=None if "trafficking" in hidden else number(r["trafficking"]),
+        per_100=None if hidden else number(r["per_100"]), per_100_lo=None if hidden else number(r["per_100_lo"]),
+        per_100_hi=None if hidden else number(r["per_100_hi"]), vs_london=r["vs_london"],
+        synthetic=bool(r["synthetic"]), hidden=hidden, rank_borough=whole(r.get("rank_borough")),
+        decile_london=whole(r.get("decile_london")), quadrant=r.get("quadrant"))
+
+
+def _borough_response(snap: Snapshot, period: Period, borough: Borough,
+                      disclosure: Disclosure | None) -> BoroughResponse:
+    """The quadrants are decided at publish (harm.quadrant: never claimed on noise); this only picks the
+    borough's wards in the two that tasking acts on, and hides what ``disclosure`` hides."""
+    params = {"version": snap.version, "period": period.label, "borough": borough.code}
+    counted_row = snap.conn.execute(db.query("response_counted"), params).fetchone()
+    counted = list((counted_row or {}).get("activity") or [])
+    area = snap.response(period, "borough", borough.code)
+    london = snap.response(period, "london", "london")
+    wards = [_response_figure(r, r["ward_code"], r["ward_name"], disclosure)
+             for r in snap.conn.execute(db.query("response_borough_wards"), params)]
+    over = [w for w in wards if w.quadrant == "possible_over_attention"]
+    over.sort(key=lambda w: (w.per_100 is None, -(w.per_100 or 0.0), w.name))
+    return BoroughResponse(
+        period=period, borough=borough, counted=counted,
+        area=_response_figure(area, borough.code, borough.name, disclosure) if area else None,
+        london=_response_figure(london, "london", "London", disclosure) if london else None,
+        tasking_candidates=[w for w in wards if w.quadrant == "tasking_candidate"], over_attention=over)
 
 
 def family_label(slug: str) -> str:
