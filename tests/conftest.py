@@ -8,9 +8,11 @@ cannot be reached is an error, never a skip: the suite must not pass by running 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -93,25 +95,53 @@ def accounts(database_url: str) -> Accounts:
     return ACCOUNTS
 
 
-class SignedInClient(FlaskClient):
-    """Flask's test client, sending the test admin's real API key unless ``as_role`` says otherwise
-    (``app.test_client(as_role="viewer")``; ``as_role=None``: anonymous). Every app built in the tests
-    uses it, so tests written before access control call routes as before."""
+#: The session cookie's name: ``__Host-harmmap`` when the cookie is Secure (production over HTTPS).
+SESSION_COOKIES = ("harmmap_session", "__Host-harmmap")
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-    def __init__(self, *args, as_role: str | None = "admin", environ_base: dict | None = None, **kwargs) -> None:
+
+class HarmMapClient(FlaskClient):
+    """Flask's test client, anonymous until told otherwise, as a browser that has not signed in.
+
+    - ``app.test_client().sign_in("viewer")``: signed in through the real form, as a person (the pages,
+      the map's data, briefings). The session is a real one, in the database.
+    - ``app.test_client(as_role="analyst")``: sends that role's real API key, as QGIS or GDAL does (the API).
+
+    Nobody is signed in by default, so a route missing from ``web.auth.ROUTE_ROLES`` fails the tests that
+    use it instead of passing on an administrator's rights.
+    """
+
+    def __init__(self, *args, as_role: str | None = None, environ_base: dict | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.environ_base.update(environ_base or {})
-        token = ACCOUNTS.keys.get(as_role) if as_role else None
-        if token:
-            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        if as_role is not None:
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ACCOUNTS.keys[as_role]}"
+
+    def sign_in(self, role: str) -> HarmMapClient:
+        """Sign in as the user named after ``role`` (GET /login for the CSRF token, then POST the form).
+
+        The first sign-in per app and role runs the form; later clients are given the session cookie it
+        set, as a browser keeps it between pages, so the suite does not pay scrypt (0.2 s) per test."""
+        signed_in = _SESSIONS.setdefault(self.application, {})
+        if role not in signed_in:
+            token = CSRF_FIELD.search(self.get("/login").get_data(as_text=True)).group(1)
+            r = self.post("/login", data={"csrf_token": token, "name": role, "password": ACCOUNTS.password,
+                                          "next": "/healthz"})
+            assert r.status_code == 303, f"sign-in as {role}: {r.status_code} {r.get_data(as_text=True)[:200]}"
+            signed_in[role] = next((name, c.value) for name in SESSION_COOKIES if (c := self.get_cookie(name)))
+        else:
+            self.set_cookie(*signed_in[role])
+        return self
 
 
-Flask.test_client_class = SignedInClient
+#: app -> role -> (cookie name, value) of a session made through the sign-in form.
+_SESSIONS: weakref.WeakKeyDictionary[Flask, dict[str, tuple[str, str]]] = weakref.WeakKeyDictionary()
+
+Flask.test_client_class = HarmMapClient
 
 
-def sign_in(base_url: str, name: str, password: str) -> dict[str, str]:
+def sign_in_over_http(base_url: str, name: str, password: str) -> dict[str, str]:
     """Sign in through the real form over HTTP; the session cookie, as Playwright's add_cookies takes it."""
-    import re
     from http.cookiejar import CookieJar
     from urllib.parse import urlencode
     from urllib.request import HTTPCookieProcessor, build_opener
@@ -119,16 +149,29 @@ def sign_in(base_url: str, name: str, password: str) -> dict[str, str]:
     jar = CookieJar()
     opener = build_opener(HTTPCookieProcessor(jar))
     with opener.open(base_url + "/login") as r:
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode()).group(1)
+        csrf = CSRF_FIELD.search(r.read().decode()).group(1)
     form = urlencode({"csrf_token": csrf, "name": name, "password": password, "next": "/healthz"}).encode()
     with opener.open(base_url + "/login", data=form) as r:
         assert urlsplit(r.url).path == "/healthz", f"sign-in as {name} failed"
-    cookie = next(c for c in jar if c.name in ("harmmap_session", "__Host-harmmap"))
+    cookie = next(c for c in jar if c.name in SESSION_COOKIES)
     return {"name": cookie.name, "value": cookie.value, "url": base_url, "httpOnly": True, "sameSite": "Lax"}
 
 
-#: The live server's admin session cookie, added to every browser context (see ``browser``).
-LIVE_SESSION: list[dict[str, str]] = []
+#: (live server, role) -> the session cookie of a real sign-in there (``live_session``).
+_LIVE_SESSIONS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def live_session(base_url: str, role: str) -> dict[str, str]:
+    """The live server's session cookie for ``role``, signed in once per run through the form over HTTP."""
+    if (base_url, role) not in _LIVE_SESSIONS:
+        _LIVE_SESSIONS[base_url, role] = sign_in_over_http(base_url, role, ACCOUNTS.password)
+    return _LIVE_SESSIONS[base_url, role]
+
+
+def session_header(base_url: str, role: str) -> dict[str, str]:
+    """The ``Cookie`` header of ``live_session``: urlopen signed in as that role, as the browser is."""
+    cookie = live_session(base_url, role)
+    return {"Cookie": f"{cookie['name']}={cookie['value']}"}
 
 
 @pytest.fixture(scope="session")
@@ -236,14 +279,45 @@ def app(settings: Settings, geo_loaded: dict):
 
 
 @pytest.fixture
-def client(app):
+def client(app) -> HarmMapClient:
+    """Nobody signed in: a browser's first visit, or a program without a key."""
     return app.test_client()
 
 
 @pytest.fixture
-def api(client, demo_index):
-    """The test client with the demo index published (the analyst API's tests)."""
-    return client
+def client_as(app) -> Callable[[str], HarmMapClient]:
+    """``client_as("sergeant")``: a new client signed in as that role through the sign-in form."""
+    return lambda role: app.test_client().sign_in(role)
+
+
+@pytest.fixture
+def viewer(client_as) -> HarmMapClient:
+    """A tasking officer signed in: the map page and its data."""
+    return client_as("viewer")
+
+
+@pytest.fixture
+def sergeant(client_as) -> HarmMapClient:
+    """An SNT sergeant signed in: also the briefing PDFs."""
+    return client_as("sergeant")
+
+
+@pytest.fixture
+def analyst(client_as) -> HarmMapClient:
+    """An analyst signed in: also exports (/map/worst.csv) and figures without disclosure control."""
+    return client_as("analyst")
+
+
+@pytest.fixture
+def admin(client_as) -> HarmMapClient:
+    """The administrator signed in: for tests about what only an administrator may do."""
+    return client_as("admin")
+
+
+@pytest.fixture
+def api(app, demo_index) -> HarmMapClient:
+    """An analyst's program (QGIS, GDAL, R) with the analyst's API key, the demo index published."""
+    return app.test_client(as_role="analyst")
 
 
 @pytest.fixture
@@ -257,55 +331,57 @@ def sql(settings: Settings, demo_index):
 
 @pytest.fixture(scope="session")
 def live_server(app) -> Iterator[str]:
-    """The app on a free loopback port, served by a real WSGI server in a thread."""
+    """The app on a free loopback port, served by a real WSGI server in a thread. Nobody is signed in:
+    a browser context signs in with ``browser.new_context(as_role=...)``, urlopen with ``session_header``."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    base = f"http://127.0.0.1:{port}"
-    # Signed in as a user would be: browsers with the session cookie of a real sign-in, urlopen and GDAL
-    # (subprocesses) with the admin's API key in a header, as an analyst configures them.
-    LIVE_SESSION[:] = [sign_in(base, "admin", ACCOUNTS.password)]
-    import urllib.request
-
-    opener = urllib.request.build_opener()
-    opener.addheaders = [("Authorization", f"Bearer {ACCOUNTS.keys['admin']}")]
-    urllib.request.install_opener(opener)
-    os.environ["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {ACCOUNTS.keys['admin']}"
-    yield base
-    urllib.request.install_opener(None)
-    os.environ.pop("GDAL_HTTP_HEADERS", None)
+    yield f"http://127.0.0.1:{port}"
     server.shutdown()
     server.server_close()
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "signed_in_as(role): the role a browser test signs in as (default viewer)")
+
+
+@pytest.fixture
+def browser_role(request) -> str:
+    """The role of ``@pytest.mark.signed_in_as(role)``, else viewer: the least a browser test of the map needs."""
+    marker = request.node.get_closest_marker("signed_in_as")
+    return marker.args[0] if marker else "viewer"
+
+
 @pytest.fixture(scope="session")
-def browser():
+def browser(live_server):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install the Debian package chromium (make test does)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield SignedInBrowser(b)
+        yield SignedInBrowser(b, live_server)
         b.close()
 
 
 class SignedInBrowser:
-    """The Playwright browser; each new context carries the live server's admin session cookie."""
+    """The Playwright browser; ``new_context(as_role="viewer")`` carries that role's session cookie from a
+    real sign-in on the live server (``as_role=None``: nobody signed in)."""
 
-    def __init__(self, browser) -> None:
+    def __init__(self, browser, base_url: str) -> None:
         self._browser = browser
+        self._base_url = base_url
 
-    def new_context(self, **kwargs):
+    def new_context(self, *, as_role: str | None, **kwargs):
         # Playwright evaluates string predicates (wait_for_function) with eval in the page, which HarmMap's
         # Content-Security-Policy forbids; test_access.py opens every kind of page with the policy enforced.
         kwargs.setdefault("bypass_csp", True)
         context = self._browser.new_context(**kwargs)
-        if LIVE_SESSION:
-            context.add_cookies(LIVE_SESSION)
+        if as_role is not None:
+            context.add_cookies([live_session(self._base_url, as_role)])
         return context
 
     def __getattr__(self, name: str):

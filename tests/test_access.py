@@ -112,7 +112,7 @@ def test_route_by_role_table(app, accounts, demo_index):
 
 
 def test_a_browser_that_is_not_signed_in_is_sent_to_sign_in_and_back(app):
-    c = app.test_client(as_role=None)
+    c = app.test_client()
     r = c.get("/?period=FY2025/26&ward=E05014103", headers={"Accept": "text/html"})
     assert r.status_code == 302
     assert r.headers["Location"] == "/login?next=/?period%3DFY2025/26%26ward%3DE05014103"
@@ -122,7 +122,7 @@ def test_a_browser_that_is_not_signed_in_is_sent_to_sign_in_and_back(app):
 
 
 def test_wrong_role_gets_a_plain_page_in_a_browser_and_problem_json_elsewhere(app, monkeypatch):
-    c = app.test_client(as_role="viewer")
+    c = app.test_client().sign_in("viewer")
     monkeypatch.setitem(ROUTE_ROLES, "map.index", "analyst")  # no HTML page needs more than viewer today
     html = c.get("/", headers={"Accept": "text/html"})
     assert html.status_code == 403 and html.mimetype == "text/html" and "analyst role" in html.get_data(as_text=True)
@@ -146,7 +146,7 @@ def session_cookie(resp) -> str:
 
 
 def test_sign_in_sets_a_locked_down_cookie_and_sign_out_ends_the_session_on_the_server(app, accounts, demo_index):
-    c = app.test_client(as_role=None)
+    c = app.test_client()
     r = login_form(c, "sergeant", accounts.password)
     assert r.status_code == 303 and r.headers["Location"] == "/map/meta.json"
     cookie = session_cookie(r)
@@ -163,7 +163,7 @@ def test_sign_in_sets_a_locked_down_cookie_and_sign_out_ends_the_session_on_the_
     assert out.status_code == 303 and out.headers["Location"] == "/login"
     assert c.get("/map/meta.json").status_code == 401
     # the cookie from before signing out is dead on the server, not only forgotten by the browser
-    replay = app.test_client(as_role=None)
+    replay = app.test_client()
     replay.set_cookie("harmmap_session", stolen)
     assert replay.get("/map/meta.json").status_code == 401
 
@@ -173,7 +173,7 @@ def test_secure_cookie_in_production_settings(settings, accounts):
 
     prod = create_app(replace(settings, cookie_secure="true", secret_key="x" * 32))
     try:
-        r = login_form(prod.test_client(as_role=None), "viewer", accounts.password,
+        r = login_form(prod.test_client(), "viewer", accounts.password,
                        base_url="https://harmmap.example")
         cookie = session_cookie(r)
         assert cookie.startswith("__Host-harmmap=") and "Secure" in cookie and "HttpOnly" in cookie
@@ -183,7 +183,7 @@ def test_secure_cookie_in_production_settings(settings, accounts):
 
 
 def test_login_without_or_with_a_wrong_csrf_token_is_refused(app, accounts):
-    c = app.test_client(as_role=None)
+    c = app.test_client()
     for token in (None, "forged"):
         r = login_form(c, "viewer", accounts.password, csrf=token)
         assert r.status_code == 400 and "did not come from HarmMap" in r.get_data(as_text=True)
@@ -191,7 +191,7 @@ def test_login_without_or_with_a_wrong_csrf_token_is_refused(app, accounts):
 
 
 def test_a_signed_in_browser_needs_the_csrf_token_to_post_to_the_api(app, accounts):
-    c = app.test_client(as_role=None)
+    c = app.test_client()
     login_form(c, "analyst", accounts.password)
     body = {"points": [[-0.1276, 51.5072]]}
     assert c.post("/api/wards/at", json=body).status_code == 400
@@ -203,7 +203,7 @@ def test_a_signed_in_browser_needs_the_csrf_token_to_post_to_the_api(app, accoun
 
 
 def test_wrong_password_and_unknown_name_look_the_same(app, accounts):
-    c = app.test_client(as_role=None, environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    c = app.test_client(environ_base={"REMOTE_ADDR": "198.51.100.1"})
     a = login_form(c, "viewer", "wrong password 123")
     b = login_form(c, "nobody-here", "wrong password 123")
     assert a.status_code == b.status_code == 401
@@ -212,7 +212,7 @@ def test_wrong_password_and_unknown_name_look_the_same(app, accounts):
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
 def test_sign_in_never_redirects_off_the_site(app, accounts, target):
-    c = app.test_client(as_role=None)
+    c = app.test_client()
     page = c.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     r = c.post("/login", data={"csrf_token": token, "name": "viewer", "password": accounts.password, "next": target})
@@ -222,12 +222,12 @@ def test_sign_in_never_redirects_off_the_site(app, accounts, target):
 def test_five_failures_lock_the_account_for_fifteen_minutes_with_retry_after(app, settings):
     with db.connect(settings.database_url) as conn:
         accounts.add_user(conn, "throttled", "viewer", "right password 123")
-    c = app.test_client(as_role=None, environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    c = app.test_client(environ_base={"REMOTE_ADDR": "198.51.100.7"})
     for _ in range(5):
         assert login_form(c, "throttled", "wrong password 123").status_code == 401
     r = login_form(c, "throttled", "right password 123")  # even the right password, now
     assert r.status_code == 429 and 14 * 60 <= int(r.headers["Retry-After"]) <= 15 * 60 + 1
-    other_place = app.test_client(as_role=None, environ_base={"REMOTE_ADDR": "198.51.100.8"})
+    other_place = app.test_client(environ_base={"REMOTE_ADDR": "198.51.100.8"})
     assert login_form(other_place, "throttled", "right password 123").status_code == 429  # per account
     with db.connect(settings.database_url) as conn:  # fifteen minutes later
         conn.execute("UPDATE auth.login_failure SET at = at - interval '15 minutes' WHERE account = 'throttled'")
@@ -235,11 +235,11 @@ def test_five_failures_lock_the_account_for_fifteen_minutes_with_retry_after(app
 
 
 def test_twenty_failures_from_one_address_lock_that_address(app, accounts):
-    c = app.test_client(as_role=None, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    c = app.test_client(environ_base={"REMOTE_ADDR": "203.0.113.9"})
     for i in range(20):
         assert login_form(c, f"guess{i}", "wrong password 123").status_code == 401
     assert login_form(c, "viewer", accounts.password).status_code == 429
-    elsewhere = app.test_client(as_role=None, environ_base={"REMOTE_ADDR": "203.0.113.10"})
+    elsewhere = app.test_client(environ_base={"REMOTE_ADDR": "203.0.113.10"})
     assert login_form(elsewhere, "viewer", accounts.password).status_code == 303
 
 
@@ -260,7 +260,7 @@ def test_key_lifecycle_with_the_command_line(app, settings):
     token = made.stdout.strip()
     assert re.fullmatch(r"hm_[a-z0-9]{8}_[A-Za-z0-9_-]{43}", token) and "shown only now" in made.stderr
     key_id = token[3:11]
-    c = app.test_client(as_role=None)
+    c = app.test_client()
     assert c.get("/api/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert c.get("/api/", headers={"X-API-Key": token}).status_code == 200
     assert c.get("/api/", headers={"Authorization": f"Bearer {token[:-1]}x"}).status_code == 401  # wrong secret
@@ -285,7 +285,7 @@ def test_a_key_scope_cannot_exceed_its_owner_and_limits_the_owner(app, settings,
                                    settings=settings).stderr
     with db.connect(settings.database_url) as conn:
         _, key = accounts.create_key(conn, "admin", "viewer", 1)
-    c = app.test_client(as_role=None)
+    c = app.test_client()
     assert c.get("/map/meta.json", headers={"Authorization": f"Bearer {key.token}"}).status_code == 200
     assert c.get("/api/", headers={"Authorization": f"Bearer {key.token}"}).status_code == 403
 
@@ -294,14 +294,14 @@ def test_disabling_a_user_stops_their_session_and_their_keys(app, settings, demo
     with db.connect(settings.database_url) as conn:
         accounts.add_user(conn, "leaver", "analyst", "leaver password 1")
         _, key = accounts.create_key(conn, "leaver", "analyst", 5)
-    c = app.test_client(as_role=None)
+    c = app.test_client()
     assert login_form(c, "leaver", "leaver password 1").status_code == 303
     assert c.get("/map/meta.json").status_code == 200
     out = harmmap("users", "disable", "leaver", settings=settings)
     assert out.returncode == 0, out.stderr
     assert c.get("/map/meta.json").status_code == 401
     assert c.get("/api/", headers={"Authorization": f"Bearer {key.token}"}).status_code == 401
-    assert login_form(app.test_client(as_role=None), "leaver", "leaver password 1").status_code == 401
+    assert login_form(app.test_client(), "leaver", "leaver password 1").status_code == 401
     listed = harmmap("users", "list", settings=settings).stdout
     assert re.search(r"^leaver\s+analyst\s+disabled", listed, re.M)
 
@@ -337,7 +337,7 @@ def test_each_request_is_audited_with_who_what_where(app, settings, sql, account
 
 
 def test_failed_sign_ins_are_audited_with_the_name_tried(app, sql):
-    c = app.test_client(as_role=None, environ_base={"REMOTE_ADDR": "192.0.2.45"})
+    c = app.test_client(environ_base={"REMOTE_ADDR": "192.0.2.45"})
     login_form(c, "viewer", "not the password 1")
     rows = sql("SELECT principal, route, status FROM audit.event WHERE remote_addr = '192.0.2.45'")
     assert rows == [{"principal": "viewer", "route": "auth.login", "status": 401}]
@@ -363,7 +363,7 @@ def test_data_is_withheld_when_its_audit_row_cannot_be_written(app, settings, de
         conn.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON audit.event FOR EACH ROW "
                      "EXECUTE FUNCTION audit.test_refuse()")
     try:
-        c = app.test_client(as_role="viewer")
+        c = app.test_client().sign_in("viewer")
         r = c.get("/map/meta.json", headers={"User-Agent": "refuse-me"})
         assert r.status_code == 503 and "audit log" in r.get_json()["detail"] and "Retry-After" in r.headers
         assert b"periods" not in r.data
@@ -378,8 +378,9 @@ def test_data_is_withheld_when_its_audit_row_cannot_be_written(app, settings, de
 # --- security headers ------------------------------------------------------------------------------------
 
 def test_security_headers_on_every_kind_of_response(app):
-    c = app.test_client()
+    signed_in, anonymous = app.test_client().sign_in("analyst"), app.test_client()  # analyst: "/api/" too
     for url in ("/", "/login", "/map/meta.json", "/api/", "/healthz", "/static/harmmap/harmmap.css", "/nope"):
+        c = anonymous if url == "/login" else signed_in  # signed in, /login sends you back to the map
         h = c.get(url, headers={"Accept": "text/html"}).headers
         csp = h["Content-Security-Policy"]
         script_src = re.search(r"script-src ([^;]+)", csp).group(1)
@@ -390,7 +391,7 @@ def test_security_headers_on_every_kind_of_response(app):
 
 
 def test_every_inline_script_of_the_map_page_carries_this_responses_nonce(app, demo_index):
-    c = app.test_client()
+    c = app.test_client().sign_in("viewer")
     r = c.get("/", headers={"Accept": "text/html"})
     nonce = re.search(r"'nonce-([^']+)'", r.headers["Content-Security-Policy"]).group(1)
     html = r.get_data(as_text=True)
@@ -487,8 +488,10 @@ def test_sign_in_page_and_map_in_chromium_with_no_csp_violation(browser, live_se
 @pytest.mark.browser
 def test_api_html_pages_run_under_the_content_security_policy(browser, live_server, demo_index):
     """Policy enforced (no bypass): the OGC HTML pages and the OpenAPI page, and the map's ward panel."""
+    from conftest import live_session
+
     context = browser._browser.new_context(viewport={"width": 1366, "height": 768})
-    context.add_cookies(browser_session(live_server))
+    context.add_cookies([live_session(live_server, "analyst")])  # the API's HTML pages: an analyst
     problems: list[str] = []
     page = context.new_page()
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -509,15 +512,9 @@ def test_api_html_pages_run_under_the_content_security_policy(browser, live_serv
         context.close()
 
 
-def browser_session(live_server: str) -> list[dict]:
-    from conftest import LIVE_SESSION
-
-    return list(LIVE_SESSION)
-
-
 def test_the_map_offers_only_the_links_the_role_may_follow(app):
     def body_class(role: str) -> str:
-        html = app.test_client(as_role=role).get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+        html = app.test_client().sign_in(role).get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
         return re.search(r'<body class="([^"]*)"', html).group(1).split()
 
     assert body_class("viewer") == ["map-page", "hm-no-export", "hm-no-brief", "hm-no-api"]

@@ -379,7 +379,7 @@ def test_cors_is_configuration(settings, demo_index):
 
     app = create_app(replace(settings, api_cors_origins="https://gis.example"))
     try:
-        c = app.test_client()
+        c = app.test_client(as_role="analyst")
         ok = c.get("/api/collections", headers={"Origin": "https://gis.example"})
         assert ok.headers["Access-Control-Allow-Origin"] == "https://gis.example"
         assert "Content-Crs" in ok.headers["Access-Control-Expose-Headers"]
@@ -405,9 +405,12 @@ def ogr(*args: str) -> str:
     return out.stdout
 
 
-def test_gdal_ogr_lists_and_reads_the_collections_with_no_configuration(live_server, demo_index, sql, tmp_path):
+def test_gdal_ogr_lists_and_reads_the_collections_with_no_configuration(live_server, demo_index, sql, tmp_path,
+                                                                        accounts, monkeypatch):
     import subprocess
 
+    # the one setting an analyst gives GDAL: the key (docs/security.md)
+    monkeypatch.setenv("GDAL_HTTP_HEADERS", f"Authorization: Bearer {accounts.keys['analyst']}")
     listing = ogr(f"OAPIF:{live_server}/api")
     for cid in ("wards", "wards-2014", "boroughs", "harm-index", "indicator-pas_drug_problem"):
         assert re.search(rf"^\d+: {re.escape(cid)} \(title", listing, re.M), listing
@@ -443,7 +446,7 @@ def test_database_down_is_a_503_problem_with_retry_after(settings):
 
     down = create_app(replace(settings, database_url="postgresql://postgres@127.0.0.1:1/harmmap", db_timeout_s=1))
     try:
-        r = down.test_client().get("/api/collections/wards/items")
+        r = down.test_client(as_role="analyst").get("/api/collections/wards/items")
         assert r.status_code == 503 and r.mimetype == "application/problem+json" and r.headers["Retry-After"]
         assert b"127.0.0.1:1" not in r.data and b"Traceback" not in r.data
     finally:

@@ -88,10 +88,10 @@ def worst_ward(settings, period: str) -> dict:
 
 # --- one ward --------------------------------------------------------------------------------------
 
-def test_ward_pdf_is_one_marked_a4_page_with_title_figures_and_attribution(demo_index, client, settings):
+def test_ward_pdf_is_one_marked_a4_page_with_title_figures_and_attribution(demo_index, sergeant, settings):
     period = default_period(settings)
     ward = worst_ward(settings, period)
-    pdf = get_pdf(client, f"/brief/ward/{ward['ward_code']}.pdf")
+    pdf = get_pdf(sergeant, f"/brief/ward/{ward['ward_code']}.pdf")
     assert len(pdf.pages) == 1
     page = pdf.pages[0]
     assert_a4(page)
@@ -122,24 +122,24 @@ def test_ward_pdf_is_one_marked_a4_page_with_title_figures_and_attribution(demo_
         assert legend in text
 
 
-def test_period_parameter_picks_the_period_and_its_comparison(demo_index, client, settings):
+def test_period_parameter_picks_the_period_and_its_comparison(demo_index, sergeant, settings):
     ward = worst_ward(settings, default_period(settings))
-    text = flat(get_pdf(client, f"/brief/ward/{ward['ward_code']}.pdf?period=FY2024/25").pages[0].extract_text())
+    text = flat(get_pdf(sergeant, f"/brief/ward/{ward['ward_code']}.pdf?period=FY2024/25").pages[0].extract_text())
     assert "FY2024/25 (April 2024 to March 2025)" in text
     assert "Change on FY2023/24" in text
 
 
-def test_city_of_london_ward_is_printed_unscored_with_the_reason(demo_index, client):
-    text = flat(get_pdf(client, f"/brief/ward/{CITY_WARD}.pdf").pages[0].extract_text())
+def test_city_of_london_ward_is_printed_unscored_with_the_reason(demo_index, sergeant):
+    text = flat(get_pdf(sergeant, f"/brief/ward/{CITY_WARD}.pdf").pages[0].extract_text())
     assert "Aldersgate" in text and "City of London Police" in text
     assert "Why it ranks" not in text
 
 
-def test_page_renders_with_ink_on_the_map_and_the_tables(demo_index, client, settings, tmp_path):
+def test_page_renders_with_ink_on_the_map_and_the_tables(demo_index, sergeant, settings, tmp_path):
     """pdftoppm draws the page; the map frame and the lower half both carry ink, and the map is mostly
     not white (its wards are filled)."""
     ward = worst_ward(settings, default_period(settings))
-    resp = client.get(f"/brief/ward/{ward['ward_code']}.pdf")
+    resp = sergeant.get(f"/brief/ward/{ward['ward_code']}.pdf")
     (tmp_path / "w.pdf").write_bytes(resp.data)
     subprocess.run([shutil.which("pdftoppm") or "pdftoppm", "-r", "40", "-gray", str(tmp_path / "w.pdf"),
                     str(tmp_path / "w")], check=True)
@@ -182,11 +182,11 @@ def drawn_extent(page, width: float) -> tuple[float, float]:
     return path["x1"] - path["x0"], path["bottom"] - path["top"]
 
 
-def test_scale_bar_is_true_to_the_map(demo_index, client, settings):
+def test_scale_bar_is_true_to_the_map(demo_index, sergeant, settings):
     """The bar's drawn length over its label equals the map's scale, measured two independent ways: the
     stated 1:N, and the ward's outline on the page against its extent in PostGIS (metres)."""
     ward = worst_ward(settings, default_period(settings))
-    page = get_pdf(client, f"/brief/ward/{ward['ward_code']}.pdf").pages[0]
+    page = get_pdf(sergeant, f"/brief/ward/{ward['ward_code']}.pdf").pages[0]
     k = scale_bar(page)
     extent = query(settings, """SELECT ST_XMax(geom) - ST_XMin(geom) AS w, ST_YMax(geom) - ST_YMin(geom) AS h
                                 FROM geo.ward WHERE vintage = 2022 AND ward_code = %s""", (ward["ward_code"],))[0]
@@ -195,10 +195,10 @@ def test_scale_bar_is_true_to_the_map(demo_index, client, settings):
     assert drawn_h / extent["h"] == pytest.approx(k, rel=0.01)
 
 
-def test_overview_scale_bar_and_borough_line_lie_on_its_wards(demo_index, client, settings):
+def test_overview_scale_bar_and_borough_line_lie_on_its_wards(demo_index, sergeant, settings):
     """On the borough overview the borough's boundary is the outline of its wards: its drawn size over the
     wards' extent in metres is the scale bar's."""
-    page = get_pdf(client, f"/brief/borough/{LAMBETH}.pdf").pages[0]
+    page = get_pdf(sergeant, f"/brief/borough/{LAMBETH}.pdf").pages[0]
     k = scale_bar(page)
     extent = query(settings, """SELECT ST_XMax(e) - ST_XMin(e) AS w, ST_YMax(e) - ST_YMin(e) AS h
                                 FROM (SELECT ST_Extent(geom)::geometry AS e FROM geo.ward
@@ -221,13 +221,13 @@ def test_marking_is_configurable(demo_index, settings):
 
 # --- a borough -------------------------------------------------------------------------------------
 
-def test_borough_pdf_is_an_overview_then_every_ward_in_rank_order(demo_index, client, settings):
+def test_borough_pdf_is_an_overview_then_every_ward_in_rank_order(demo_index, sergeant, settings):
     period = default_period(settings)
     ranked = query(settings, """SELECT w.ward_name FROM harm.current_ward_index i
                                 JOIN geo.ward w ON w.vintage = 2022 AND w.ward_code = i.ward_code
                                 WHERE i.period = %s AND i.borough_code = %s AND i.rank_borough IS NOT NULL
                                 ORDER BY i.score DESC, i.ward_code""", (period, LAMBETH))
-    pdf = get_pdf(client, f"/brief/borough/{LAMBETH}.pdf")
+    pdf = get_pdf(sergeant, f"/brief/borough/{LAMBETH}.pdf")
     assert len(pdf.pages) == 1 + len(ranked)
     assert_fonts_embedded(pdf)
     for i, page in enumerate(pdf.pages):
@@ -250,8 +250,8 @@ def test_borough_pdf_is_an_overview_then_every_ward_in_rank_order(demo_index, cl
             assert f"(#{i} of {len(ranked)} in Lambeth" in text
 
 
-def test_borough_accepts_a_name(demo_index, client):
-    pdf = get_pdf(client, "/brief/borough/lambeth.pdf")
+def test_borough_accepts_a_name(demo_index, sergeant):
+    pdf = get_pdf(sergeant, "/brief/borough/lambeth.pdf")
     assert "Lambeth: borough overview" in flat(pdf.pages[0].extract_text())
 
 
@@ -262,16 +262,16 @@ def test_borough_accepts_a_name(demo_index, client):
     ("/brief/ward/E05009288.pdf?period=FY1999/00", 400, "published periods of that kind"),
     ("/brief/borough/E09000022.pdf?period=soon", 400, "is not a period"),
 ])
-def test_bad_requests_are_problem_json(demo_index, client, url, status, words):
-    resp = client.get(url)
+def test_bad_requests_are_problem_json(demo_index, sergeant, url, status, words):
+    resp = sergeant.get(url)
     assert resp.status_code == status
     assert resp.mimetype == "application/problem+json"
     body = resp.get_json()
     assert body["status"] == status and words in body["detail"]
 
 
-def test_old_ward_link_redirects_to_the_pdf(demo_index, client):
-    resp = client.get("/brief/ward/E05009288?period=FY2025/26")
+def test_old_ward_link_redirects_to_the_pdf(demo_index, sergeant):
+    resp = sergeant.get("/brief/ward/E05009288?period=FY2025/26")
     assert resp.status_code == 308
     assert resp.headers["Location"].endswith("/brief/ward/E05009288.pdf?period=FY2025/26")
 

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.db, pytest.mark.browser]
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    context = browser.new_context(as_role="viewer", viewport={"width": 1366, "height": 768})
     pg = context.new_page()
     pg.requests = []  # type: ignore[attr-defined]
     pg.problems = []  # type: ignore[attr-defined]

@@ -23,16 +23,16 @@ def test_static_javascript_is_gzipped_once_and_revalidates(client):
     assert again.status_code == 304
 
 
-def test_json_data_is_gzipped_and_a_weak_etag_still_gives_304(client, demo_index):
-    zipped = client.get("/map/values.json", headers={"Accept-Encoding": "gzip"})
+def test_json_data_is_gzipped_and_a_weak_etag_still_gives_304(viewer, demo_index):
+    zipped = viewer.get("/map/values.json", headers={"Accept-Encoding": "gzip"})
     assert zipped.status_code == 200 and zipped.headers["Content-Encoding"] == "gzip"
     body = json.loads(gzip.decompress(zipped.data))
     assert len(body["wards"]) == 704
-    again = client.get("/map/values.json", headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
+    again = viewer.get("/map/values.json", headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]})
     assert again.status_code == 304
 
 
-def test_small_and_error_responses_are_left_alone(client):
-    missing = client.get("/map/ward/E05999999.json", headers={"Accept-Encoding": "gzip"})
+def test_small_and_error_responses_are_left_alone(viewer):
+    missing = viewer.get("/map/ward/E05999999.json", headers={"Accept-Encoding": "gzip"})
     assert missing.status_code in (404, 503) and "Content-Encoding" not in missing.headers
     assert missing.get_json()["status"] == missing.status_code

@@ -49,8 +49,8 @@ def data(client, url: str) -> dict:
 
 # --- meta ------------------------------------------------------------------------------------------
 
-def test_meta_lists_periods_layers_and_boroughs_in_order(client, demo_index):
-    meta = data(client, "/map/meta.json")
+def test_meta_lists_periods_layers_and_boroughs_in_order(viewer, demo_index):
+    meta = data(viewer, "/map/meta.json")
     assert meta["version"] == demo_index.version and meta["synthetic"] is True
     assert meta["attribution"] == ATTRIBUTION
     kinds = [p["kind"] for p in meta["periods"]]
@@ -85,8 +85,8 @@ def test_meta_lists_periods_layers_and_boroughs_in_order(client, demo_index):
 
 # --- values ----------------------------------------------------------------------------------------
 
-def test_harm_index_layer_has_every_ward_and_decile_classes(client, demo_index):
-    body = data(client, "/map/values.json?period=FY2025/26")
+def test_harm_index_layer_has_every_ward_and_decile_classes(viewer, demo_index):
+    body = data(viewer, "/map/values.json?period=FY2025/26")
     assert body["version"] == demo_index.version and body["layer"] == "harm_index" and body["borough"] is None
     wards = body["wards"]
     assert len(wards) == 704
@@ -109,9 +109,9 @@ def test_harm_index_layer_has_every_ward_and_decile_classes(client, demo_index):
     assert sum(c["count"] for c in body["classes"]) == sum(w["k"] is not None for w in wards.values()) == 679
 
 
-def test_a_borough_is_ranked_within_itself_and_the_rest_keep_their_values(client, demo_index):
-    by_name = data(client, "/map/values.json?period=FY2025/26&borough=lambeth")
-    by_code = data(client, f"/map/values.json?period=FY2025/26&borough={LAMBETH}")
+def test_a_borough_is_ranked_within_itself_and_the_rest_keep_their_values(viewer, demo_index):
+    by_name = data(viewer, "/map/values.json?period=FY2025/26&borough=lambeth")
+    by_code = data(viewer, f"/map/values.json?period=FY2025/26&borough={LAMBETH}")
     assert by_name["wards"] == by_code["wards"] and by_name["borough"] == {"code": LAMBETH, "name": "Lambeth"}
     rows = query(demo_index.settings, """SELECT ward_code, score, rank_borough FROM harm.current_ward_index
                                          WHERE period = 'FY2025/26' AND borough_code = %s""", (LAMBETH,))
@@ -125,8 +125,9 @@ def test_a_borough_is_ranked_within_itself_and_the_rest_keep_their_values(client
     assert sum(c["count"] for c in by_code["classes"]) == len(inside) == by_code["n_ranked"]
 
 
-def test_an_indicator_layer_is_its_rate_in_quantile_classes(client, demo_index):
-    body = data(client, "/map/values.json?period=FY2025/26&layer=drug_trafficking")
+def test_an_indicator_layer_is_its_rate_in_quantile_classes(analyst, demo_index):
+    # an analyst: the exact counts, which viewers see as "fewer than 5" (docs/security.md)
+    body = data(analyst, "/map/values.json?period=FY2025/26&layer=drug_trafficking")
     assert body["unit"] == "per 1,000 residents" and body["synthetic"] is True   # hotspots come from the index
     assert body["layer_synthetic"] is False                                      # the MPS counts are real
     rates = {r["ward_code"]: r["rate_per_1000"] for r in query(demo_index.settings, """
@@ -146,8 +147,8 @@ def test_an_indicator_layer_is_its_rate_in_quantile_classes(client, demo_index):
     assert all(abs(c["count"] - 679 / 5) <= 2 for c in classes)
 
 
-def test_confidence_is_reversed_so_red_is_still_worse(client, demo_index):
-    body = data(client, "/map/values.json?period=FY2025/26&layer=pas_tackle_dealing")
+def test_confidence_is_reversed_so_red_is_still_worse(viewer, demo_index):
+    body = data(viewer, "/map/values.json?period=FY2025/26&layer=pas_tackle_dealing")
     classes = body["classes"]
     assert body["unit"] == "% agreeing (EB estimate)" and body["higher_is_worse"] is False
     assert classes[0]["color"] == "#bd0026" and all(c["label"].endswith("%") for c in classes)
@@ -156,8 +157,9 @@ def test_confidence_is_reversed_so_red_is_still_worse(client, demo_index):
     assert lowest["k"] == 0
 
 
-def test_sparse_counts_get_a_zero_class_of_their_own(client, demo_index):
-    body = data(client, "/map/values.json?period=2025-05&layer=crack_house_closures")
+def test_sparse_counts_get_a_zero_class_of_their_own(analyst, demo_index):
+    # an analyst: the exact counts, which viewers see as "fewer than 5" (docs/security.md)
+    body = data(analyst, "/map/values.json?period=2025-05&layer=crack_house_closures")
     classes = body["classes"]
     assert classes[-1]["label"] == "0" and classes[-1]["color"] == "#ffffb2" and classes[-1]["max"] == 0
     zeros = sum(1 for w in body["wards"].values() if w["v"] == 0)
@@ -178,16 +180,16 @@ def test_quantile_classes_merge_coinciding_breaks():
     assert money[0]["label"] == "£801–£1,000 per 1,000" and len(money) == 5
 
 
-def test_an_indicator_without_data_for_the_period_says_which_layers_there_are(client, demo_index):
-    resp = fetch(client, "/map/values.json?period=FY2023/24&layer=drug_trafficking", 400)
+def test_an_indicator_without_data_for_the_period_says_which_layers_there_are(viewer, demo_index):
+    resp = fetch(viewer, "/map/values.json?period=FY2023/24&layer=drug_trafficking", 400)
     detail = resp.get_json()["detail"]
     assert "FY2023/24" in detail and "crack_house_closures" in detail and "harm_index" in detail
 
 
 # --- worst -----------------------------------------------------------------------------------------
 
-def test_worst_wards_start_with_the_highest_score_and_say_why(client, demo_index):
-    body = data(client, "/map/worst.json?period=FY2025/26&rule=top_n&n=20")
+def test_worst_wards_start_with_the_highest_score_and_say_why(viewer, demo_index):
+    body = data(viewer, "/map/worst.json?period=FY2025/26&rule=top_n&n=20")
     assert body["version"] == demo_index.version and body["rule"] == "top_n" and body["borough"] is None
     assert body["note"].startswith("Top 20 wards by score London-wide")
     rows = body["rows"]
@@ -207,28 +209,28 @@ def test_worst_wards_start_with_the_highest_score_and_say_why(client, demo_index
             assert t["label"]
 
 
-def test_worst_by_decile_and_threshold_within_a_borough(client, demo_index):
-    decile = data(client, "/map/worst.json?period=FY2025/26&rule=top_decile&borough=Lambeth")
+def test_worst_by_decile_and_threshold_within_a_borough(viewer, demo_index):
+    decile = data(viewer, "/map/worst.json?period=FY2025/26&rule=top_decile&borough=Lambeth")
     assert decile["borough"] == {"code": LAMBETH, "name": "Lambeth"} and "Lambeth" in decile["note"]
     assert decile["rows"] and all(r["borough_code"] == LAMBETH and r["decile"] == 1 for r in decile["rows"])
-    above = data(client, "/map/worst.json?period=FY2025/26&rule=threshold&threshold=50")
+    above = data(viewer, "/map/worst.json?period=FY2025/26&rule=threshold&threshold=50")
     n = query(demo_index.settings, """SELECT count(*) AS n FROM harm.current_ward_index
                                        WHERE period = 'FY2025/26' AND score >= 50""")[0]["n"]
     assert len(above["rows"]) == n and all(r["score"] >= 50 for r in above["rows"])
 
 
-def test_the_command_line_and_the_map_pick_the_same_worst_wards(client, demo_index):
+def test_the_command_line_and_the_map_pick_the_same_worst_wards(viewer, demo_index):
     # one function (harmmap.reports.worst) behind both; --top-decile used to crash the command line
     result = CliRunner().invoke(main, ["index", "show", "--period", "FY2025/26", "--top-decile", "--csv"],
                                 env={"HARMMAP_DATABASE_URL": demo_index.settings.database_url})
     assert result.exit_code == 0, result.output
     shown = list(csv.DictReader(io.StringIO(result.output)))
-    body = data(client, "/map/worst.json?period=FY2025/26&rule=top_decile")
+    body = data(viewer, "/map/worst.json?period=FY2025/26&rule=top_decile")
     assert [r["ward_code"] for r in shown] == [r["ward_code"] for r in body["rows"]] and len(shown) >= 67
 
 
-def test_worst_csv_is_plain_csv_with_the_marking_in_every_row(client, demo_index):
-    resp = fetch(client, "/map/worst.csv?period=FY2025/26&n=10")
+def test_worst_csv_is_plain_csv_with_the_marking_in_every_row(analyst, demo_index):
+    resp = fetch(analyst, "/map/worst.csv?period=FY2025/26&n=10")
     assert resp.mimetype == "text/csv"
     assert resp.headers["Content-Disposition"] == 'attachment; filename="harmmap-worst-FY2025-26.csv"'
     text = resp.get_data(as_text=True)
@@ -237,7 +239,7 @@ def test_worst_csv_is_plain_csv_with_the_marking_in_every_row(client, demo_index
     assert list(rows[0]) == ["rank", "ward_code", "ward_name", "borough_name", "score", "decile", "rank_london",
                              "hotspot", "lisa", "top_indicators", "synthetic", "protective_marking"]
     assert len(rows) == 10 and all(r["protective_marking"] == "OFFICIAL-SENSITIVE" for r in rows)
-    same = data(client, "/map/worst.json?period=FY2025/26&n=10")["rows"]
+    same = data(analyst, "/map/worst.json?period=FY2025/26&n=10")["rows"]
     for r, j in zip(rows, same):
         assert r["ward_code"] == j["ward_code"] and r["score"] == f"{j['score']:.1f}"
         assert r["synthetic"] == "true" and r["top_indicators"].count(";") == len(j["top_indicators"]) - 1
@@ -246,8 +248,9 @@ def test_worst_csv_is_plain_csv_with_the_marking_in_every_row(client, demo_index
 
 # --- one ward --------------------------------------------------------------------------------------
 
-def test_a_wards_panel_adds_up_to_its_score(client, demo_index):
-    body = data(client, f"/map/ward/{CAMDEN_TOWN}.json?period=FY2025/26")
+def test_a_wards_panel_adds_up_to_its_score(analyst, demo_index):
+    # an analyst: the exact counts, which viewers see as "fewer than 5" (docs/security.md)
+    body = data(analyst, f"/map/ward/{CAMDEN_TOWN}.json?period=FY2025/26")
     row = query(demo_index.settings, """SELECT score, rank_london, rank_borough FROM harm.current_ward_index
                                         WHERE period = 'FY2025/26' AND ward_code = %s""", (CAMDEN_TOWN,))[0]
     assert body["ward_name"] == "Camden Town" and body["borough_name"] == "Camden" and body["population"] > 0
@@ -269,8 +272,9 @@ def test_a_wards_panel_adds_up_to_its_score(client, demo_index):
                              "api": f"/api/collections/wards/items/{CAMDEN_TOWN}"}
 
 
-def test_a_wards_trend_covers_every_published_month(client, demo_index):
-    trend = data(client, f"/map/ward/{CAMDEN_TOWN}.json")["trend"]
+def test_a_wards_trend_covers_every_published_month(analyst, demo_index):
+    # an analyst: the exact counts, which viewers see as "fewer than 5" (docs/security.md)
+    trend = data(analyst, f"/map/ward/{CAMDEN_TOWN}.json")["trend"]
     months = trend["months"]
     assert len(months) >= 24 and months == sorted(months) and len(trend["score"]) == len(months)
     monthly = {r["period"]: r["score"] for r in query(demo_index.settings, """
@@ -288,28 +292,28 @@ def test_a_wards_trend_covers_every_published_month(client, demo_index):
     assert "pas_drug_problem" not in trend["series"]
 
 
-def test_a_city_of_london_ward_is_shown_as_not_covered(client, demo_index):
-    body = data(client, f"/map/ward/{ALDERSGATE}.json")
+def test_a_city_of_london_ward_is_shown_as_not_covered(viewer, demo_index):
+    body = data(viewer, f"/map/ward/{ALDERSGATE}.json")
     assert body["city_of_london"] is True and body["score"] is None and body["hotspot"] == "no_data"
     assert "City of London Police" in body["note"] and body["contributions"] == []
 
 
 # --- search ----------------------------------------------------------------------------------------
 
-def test_search_finds_a_ward_by_name_or_code(client, settings):
+def test_search_finds_a_ward_by_name_or_code(viewer, settings):
     for q in ("camden%20t", "Camden+T", CAMDEN_TOWN, CAMDEN_TOWN.lower(), "E0501365"):
-        results = fetch(client, f"/map/search?q={q}").get_json()["results"]
+        results = fetch(viewer, f"/map/search?q={q}").get_json()["results"]
         assert CAMDEN_TOWN in [r["ward_code"] for r in results], q
-    assert fetch(client, "/map/search?q=camden%20t").get_json()["results"][0] == {
+    assert fetch(viewer, "/map/search?q=camden%20t").get_json()["results"][0] == {
         "ward_code": CAMDEN_TOWN, "ward_name": "Camden Town", "borough_code": "E09000007",
         "borough_name": "Camden", "city_of_london": False}
-    west = [r["ward_name"] for r in fetch(client, "/map/search?q=west").get_json()["results"]]
+    west = [r["ward_name"] for r in fetch(viewer, "/map/search?q=west").get_json()["results"]]
     assert len(west) == 10 and all(name.lower().startswith("west") for name in west)   # prefixes first
-    assert fetch(client, "/map/search?q=c").get_json()["results"] == []
-    assert fetch(client, "/map/search?q=%25%25").get_json()["results"] == []          # "%%" is text, not a wildcard
+    assert fetch(viewer, "/map/search?q=c").get_json()["results"] == []
+    assert fetch(viewer, "/map/search?q=%25%25").get_json()["results"] == []          # "%%" is text, not a wildcard
     old = query(settings, """SELECT ward_code FROM geo.ward WHERE vintage = 2018 AND ward_code NOT IN
                              (SELECT ward_code FROM geo.ward WHERE vintage = 2022) LIMIT 1""")[0]["ward_code"]
-    assert fetch(client, f"/map/search?q={old}").get_json()["results"] == []
+    assert fetch(viewer, f"/map/search?q={old}").get_json()["results"] == []
 
 
 # --- HTTP: caching, errors, what never leaves -----------------------------------------------------
@@ -318,17 +322,18 @@ DATA_URLS = ("/map/meta.json", "/map/values.json", "/map/values.json?layer=pas_d
              "/map/worst.json?n=5", "/map/worst.csv?n=5", f"/map/ward/{CAMDEN_TOWN}.json", "/map/search?q=camden")
 
 
-def test_every_response_has_an_etag_and_answers_304(client, demo_index):
+def test_every_response_has_an_etag_and_answers_304(analyst, demo_index):
+    # an analyst: the URLs include /map/worst.csv, an export
     tags = set()
     for url in DATA_URLS:
-        resp = fetch(client, url)
+        resp = fetch(analyst, url)
         etag = resp.headers["ETag"]
         assert resp.headers["Cache-Control"] == "private, max-age=0, must-revalidate", url
-        again = fetch(client, url, 304, **{"If-None-Match": etag})
+        again = fetch(analyst, url, 304, **{"If-None-Match": etag})
         assert again.get_data() == b"" and again.headers["ETag"] == etag
         tags.add(etag)
     assert len(tags) == len(DATA_URLS)
-    other = fetch(client, "/map/values.json?layer=drug_possession", 200, **{"If-None-Match": tags.pop()})
+    other = fetch(analyst, "/map/values.json?layer=drug_possession", 200, **{"If-None-Match": tags.pop()})
     assert other.get_json()["layer"] == "drug_possession"
 
 
@@ -349,33 +354,34 @@ def test_every_response_has_an_etag_and_answers_304(client, demo_index):
     ("/map/ward/E05013655.json?period=R12-1999-13", 400, "is not a period"),
     ("/map/search?q=" + "x" * 101, 400, "too long"),
 ])
-def test_bad_input_is_a_problem_document_never_a_500(client, demo_index, url, status, words):
-    resp = fetch(client, url, status)
+def test_bad_input_is_a_problem_document_never_a_500(viewer, analyst, demo_index, url, status, words):
+    resp = fetch(analyst if url.startswith("/map/worst.csv") else viewer, url, status)  # the CSV is an export
     assert resp.mimetype == "application/problem+json"
     problem = resp.get_json()
     assert problem["status"] == status and words in problem["detail"], problem
     assert "Traceback" not in problem["detail"]
 
 
-def test_no_published_index_is_a_503_that_says_what_to_run(client, demo_index):
+def test_no_published_index_is_a_503_that_says_what_to_run(analyst, demo_index):
+    # an analyst: the URLs include /map/worst.csv, an export
     settings = demo_index.settings
     with db.connect(settings.database_url) as c:
         c.execute("DELETE FROM harm.current")
     try:
         for url in ("/map/meta.json", "/map/values.json", "/map/worst.csv", f"/map/ward/{CAMDEN_TOWN}.json"):
-            resp = fetch(client, url, 503)
+            resp = fetch(analyst, url, 503)
             assert resp.mimetype == "application/problem+json"
             assert resp.get_json()["detail"] == reports.NO_INDEX
-        assert fetch(client, "/map/search?q=camden").get_json()["version"] is None    # search needs no index
+        assert fetch(analyst, "/map/search?q=camden").get_json()["version"] is None    # search needs no index
     finally:
         with db.connect(settings.database_url) as c:
             c.execute("INSERT INTO harm.current (version) VALUES (%s)", (demo_index.version,))
-    assert data(client, "/map/meta.json")["version"] == demo_index.version
+    assert data(analyst, "/map/meta.json")["version"] == demo_index.version
 
 
-def test_every_data_response_says_its_marking_version_and_whether_it_is_synthetic(client, demo_index):
+def test_every_data_response_says_its_marking_version_and_whether_it_is_synthetic(viewer, demo_index):
     for url in DATA_URLS:
         if url.endswith(".json") or ".json?" in url:
-            body = data(client, url)
+            body = data(viewer, url)
             assert body["version"] == demo_index.version, url
             assert not any(isinstance(v, float) and math.isnan(v) for v in body.values())

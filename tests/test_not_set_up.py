@@ -39,7 +39,7 @@ def test_web_answers_503_and_health_says_schema_missing(settings, bare_url):
 
     app = create_app(replace(settings, database_url=bare_url))
     try:
-        client = app.test_client()
+        client = app.test_client(as_role="viewer")  # a key: nobody can sign in to a database with no schema
         health = client.get("/healthz")
         assert health.status_code == 503
         assert health.get_json()["database"] == "reachable" and health.get_json()["schema"] == "missing"

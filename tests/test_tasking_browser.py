@@ -16,6 +16,8 @@ from urllib.request import Request, urlopen
 
 import pytest
 
+from conftest import session_header
+
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
 LAMBETH = "E09000022"
@@ -28,15 +30,17 @@ def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def get_json(live_server: str, path: str) -> dict:
-    with urlopen(live_server + path) as r:
+def get_json(live_server: str, path: str, role: str = "viewer") -> dict:
+    """The map's data as a person of ``role`` signed in gets it (the figures the page shows them)."""
+    with urlopen(Request(live_server + path, headers=session_header(live_server, role))) as r:
         return json.load(r)
 
 
-def open_context(browser, live_server: str, **kwargs):
-    """A browser context that records console errors and blocks (and records) requests off the app."""
+def open_context(browser, live_server: str, role: str, **kwargs):
+    """A browser context signed in as ``role`` that records console errors and blocks (and records)
+    requests off the app."""
     kwargs.setdefault("viewport", {"width": 1366, "height": 768})
-    context = browser.new_context(accept_downloads=True, **kwargs)
+    context = browser.new_context(as_role=role, accept_downloads=True, **kwargs)
     app_host = urlsplit(live_server).netloc
     context.problems = []  # type: ignore[attr-defined]
     context.foreign = []  # type: ignore[attr-defined]
@@ -65,8 +69,8 @@ def new_page(context):
 
 
 @pytest.fixture
-def ctx(browser, live_server, demo_index):
-    context = open_context(browser, live_server)
+def ctx(browser, live_server, demo_index, browser_role):
+    context = open_context(browser, live_server, browser_role)
     yield context
     problems, foreign = list(context.problems), list(context.foreign)
     context.close()
@@ -108,7 +112,8 @@ def wait_map_idle(page) -> None:
 def test_london_view_colours_every_ward_and_lists_the_worst(ctx, page, live_server, results_dir, demo_index):
     open_map(page, live_server)
     # the page carries no geometry, but the first view's figures: the ward shapes are its only data request
-    with urlopen(Request(live_server + "/", headers={"Accept-Encoding": "gzip"})) as r:
+    with urlopen(Request(live_server + "/", headers={"Accept-Encoding": "gzip",
+                                                     **session_header(live_server, "viewer")})) as r:
         packed = r.read()
     html = gzip.decompress(packed)
     assert len(packed) < 25_000 and b'"coordinates"' not in html
@@ -174,6 +179,7 @@ def test_hovering_a_ward_names_it_with_its_figure(page, live_server):
 
 # --- filters and the URL --------------------------------------------------------------------------------
 
+@pytest.mark.signed_in_as("sergeant")  # the borough's briefing link
 def test_changing_period_and_borough_moves_the_url_the_table_and_the_map(page, live_server, results_dir, app):
     open_map(page, live_server)
     london_rows = table_wards(page)
@@ -252,6 +258,7 @@ def test_layer_switcher_colours_by_one_indicator_and_hotspots_hatch(page, live_s
 
 # --- the ward panel -------------------------------------------------------------------------------------
 
+@pytest.mark.signed_in_as("analyst")  # the panel's briefing and API links, and exact figures
 def test_clicking_a_ward_opens_its_panel(page, live_server, results_dir):
     open_map(page, live_server, f"/?borough={LAMBETH}")
     wait_map_idle(page)
@@ -262,7 +269,7 @@ def test_clicking_a_ward_opens_its_panel(page, live_server, results_dir):
     panel = page.locator("#hm-panel")
     assert panel.locator("h2").inner_text() == name
     code = query(page.url)["ward"]
-    ward = get_json(live_server, f"/map/ward/{code}.json?period={query(page.url)['period']}")
+    ward = get_json(live_server, f"/map/ward/{code}.json?period={query(page.url)['period']}", "analyst")
     assert panel.locator("#hm-panel-score").inner_text() == f"{ward['score']:.1f}"
     assert f"#{ward['rank_london']} of {ward['n_london']} in London" in panel.inner_text()
     assert f"{ward['borough_name']} · {code} · {ward['population']:,} residents" in panel.inner_text()
@@ -407,6 +414,7 @@ def test_table_rows_work_with_the_keyboard_and_follow_the_map(page, live_server)
     assert order == ["f-search", "hm-signout", "f-period", "f-layer", "f-borough", "f-rule", "f-n"]
 
 
+@pytest.mark.signed_in_as("analyst")  # the CSV is an export
 def test_worst_wards_download_as_csv_with_the_marking(page, live_server):
     open_map(page, live_server, f"/?borough={LAMBETH}")
     page.select_option("#f-rule", "top_decile")
@@ -427,8 +435,8 @@ def test_worst_wards_download_as_csv_with_the_marking(page, live_server):
 # --- sizes ----------------------------------------------------------------------------------------------
 
 def test_tablet_touch_layout_keeps_map_table_and_panel_usable(browser, live_server, demo_index, results_dir):
-    context = open_context(browser, live_server, viewport={"width": 1024, "height": 768}, has_touch=True,
-                           is_mobile=False)
+    context = open_context(browser, live_server, "analyst", viewport={"width": 1024, "height": 768},  # the CSV
+                           has_touch=True, is_mobile=False)
     try:
         page = new_page(context)
         open_map(page, live_server, f"/?borough={LAMBETH}")

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.db
 EXTERNAL = re.compile(rb"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
 
 
-def test_page_carries_marking_attribution_and_boundary_note(client):
-    html = client.get("/").get_data()
+def test_page_carries_marking_attribution_and_boundary_note(viewer):
+    html = viewer.get("/").get_data()
     assert html.count(b"OFFICIAL-SENSITIVE") >= 2  # top and bottom
     assert b"Contains Ordnance Survey data" in html and b"Open Government Licence v3.0" in html
     assert b'id="boundary-note"' in html and b"generalised to 20 m" in html
@@ -24,8 +24,8 @@ def test_page_carries_marking_attribution_and_boundary_note(client):
     assert b"approximate-note" not in html  # the shipped 2022 wards are the official ones
 
 
-def test_page_loads_nothing_from_outside_the_app(client):
-    html = client.get("/").get_data()
+def test_page_loads_nothing_from_outside_the_app(viewer):
+    html = viewer.get("/").get_data()
     assert not EXTERNAL.search(html), EXTERNAL.search(html)
     assert b"/static/vendor/leaflet/leaflet.js" in html
     assert b"features" not in html  # ward shapes are fetched, not embedded
@@ -35,29 +35,29 @@ def test_marking_is_configurable(app, settings):
     from web import create_app
 
     other = create_app(replace(settings, protective_marking="OFFICIAL"))
-    html = other.test_client().get("/").get_data()
+    html = other.test_client().sign_in("viewer").get("/").get_data()
     other.extensions["harmmap"].pool.close()
     assert b"OFFICIAL-SENSITIVE" not in html and html.count(b">OFFICIAL<") == 2
 
 
-def test_approximate_boundaries_are_announced_when_the_data_says_so(client, settings):
+def test_approximate_boundaries_are_announced_when_the_data_says_so(viewer, settings):
     # The flag lives in the data (geodata/manifest.toml -> geo.ward_vintage.approximate), not in code.
     from harmmap import db
 
-    assert b'id="approximate-note"' not in client.get("/").get_data()
+    assert b'id="approximate-note"' not in viewer.get("/").get_data()
     with db.connect(settings.database_url) as c:
         c.execute("UPDATE geo.ward_vintage SET approximate = true WHERE vintage = 2022")
     try:
-        html = client.get("/").get_data()
+        html = viewer.get("/").get_data()
         assert b'id="approximate-note"' in html and b"Approximate ward boundaries" in html
-        assert client.get("/map/wards.geojson").get_json()["approximate"] is True  # no stale cached body
+        assert viewer.get("/map/wards.geojson").get_json()["approximate"] is True  # no stale cached body
     finally:
         with db.connect(settings.database_url) as c:
             c.execute("UPDATE geo.ward_vintage SET approximate = false WHERE vintage = 2022")
 
 
-def test_london_geojson_is_light_and_complete(client):
-    resp = client.get("/map/wards.geojson?vintage=2022&zoom=10")
+def test_london_geojson_is_light_and_complete(viewer):
+    resp = viewer.get("/map/wards.geojson?vintage=2022&zoom=10")
     assert resp.status_code == 200 and resp.mimetype == "application/geo+json"
     fc = resp.get_json()
     assert len(fc["features"]) == 704
@@ -68,32 +68,32 @@ def test_london_geojson_is_light_and_complete(client):
     assert sum(p["population"] for p in props.values()) == 8_799_776
 
 
-def test_geometry_is_wgs84_and_inside_london(client):
-    fc = client.get("/map/wards.geojson?tolerance=100").get_json()
+def test_geometry_is_wgs84_and_inside_london(viewer):
+    fc = viewer.get("/map/wards.geojson?tolerance=100").get_json()
     xs = [pt[0] for f in fc["features"] for poly in f["geometry"]["coordinates"] for ring in poly for pt in ring]
     ys = [pt[1] for f in fc["features"] for poly in f["geometry"]["coordinates"] for ring in poly for pt in ring]
     assert -0.52 < min(xs) and max(xs) < 0.34 and 51.28 < min(ys) and max(ys) < 51.70
 
 
-def test_finer_zoom_gets_finer_geometry(client):
-    coarse = len(client.get("/map/wards.geojson?zoom=10").get_data())
-    fine = len(client.get("/map/wards.geojson?zoom=15").get_data())
+def test_finer_zoom_gets_finer_geometry(viewer):
+    coarse = len(viewer.get("/map/wards.geojson?zoom=10").get_data())
+    fine = len(viewer.get("/map/wards.geojson?zoom=15").get_data())
     assert fine > coarse
 
 
-def test_etag_gives_304_and_gzip_is_honoured(client):
-    first = client.get("/map/wards.geojson?zoom=10", headers={"Accept-Encoding": "gzip"})
+def test_etag_gives_304_and_gzip_is_honoured(viewer):
+    first = viewer.get("/map/wards.geojson?zoom=10", headers={"Accept-Encoding": "gzip"})
     assert first.headers["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(first.get_data()))["type"] == "FeatureCollection"
-    again = client.get("/map/wards.geojson?zoom=10", headers={"If-None-Match": first.headers["ETag"],
+    again = viewer.get("/map/wards.geojson?zoom=10", headers={"If-None-Match": first.headers["ETag"],
                                                                "Accept-Encoding": "gzip"})
     assert again.status_code == 304 and again.get_data() == b""
-    plain = client.get("/map/wards.geojson?zoom=10")
+    plain = viewer.get("/map/wards.geojson?zoom=10")
     assert plain.headers["ETag"] != first.headers["ETag"]  # one strong validator per representation
 
 
-def test_borough_filter(client):
-    fc = client.get("/map/wards.geojson?borough=E09000022").get_json()
+def test_borough_filter(viewer):
+    fc = viewer.get("/map/wards.geojson?borough=E09000022").get_json()
     assert {f["properties"]["borough_name"] for f in fc["features"]} == {"Lambeth"}
 
 
@@ -104,8 +104,8 @@ def test_borough_filter(client):
     ("tolerance=7", "tolerance must be one of 5, 25, 100"),
     ("borough=';drop table geo.ward;--", "borough must be a borough GSS code"),
 ])
-def test_bad_parameters_get_problem_json(client, query, detail):
-    resp = client.get(f"/map/wards.geojson?{query}")
+def test_bad_parameters_get_problem_json(viewer, query, detail):
+    resp = viewer.get(f"/map/wards.geojson?{query}")
     assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
     body = resp.get_json()
     assert detail in body["detail"] and body["status"] == 400
@@ -127,7 +127,7 @@ def test_healthz_and_pages_answer_503_when_the_database_is_unreachable(settings)
 
     down = create_app(replace(settings, database_url="postgresql://postgres@127.0.0.1:1/harmmap", db_timeout_s=1))
     try:
-        client = down.test_client()
+        client = down.test_client(as_role="viewer")  # a key: nobody can sign in while it is down
         health = client.get("/healthz")
         assert health.status_code == 503 and health.get_json()["database"] == "unavailable"
         page = client.get("/")
