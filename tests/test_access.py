@@ -1,7 +1,7 @@
-"""Access control: every route x every kind of caller, sign-in, CSRF, throttling, keys, audit, headers.
+"""Access control: the role table is complete, sign-in, CSRF, throttling, keys, audit, headers.
 
-The big table goes through Flask's test client with real users and real keys in the test database
-(conftest ``make_accounts``); one test signs in with real Chromium.
+Every route x every role is tests/test_routes.py. These go through Flask's test client with real users and
+real keys in the test database (conftest ``make_accounts``); two sign in with real Chromium.
 """
 
 from __future__ import annotations
@@ -22,48 +22,9 @@ pytestmark = pytest.mark.db
 LAMBETH = "E09000022"
 GIPSY_HILL = "E05014103"
 PERIOD = "FY2025/26"
-#: Values for a rule's variables: real ones, so an allowed request gets real data (a borough's whole
-#: briefing is an unknown borough here, 404: it is slow, and access is decided before it is drawn).
-SAMPLE = {"ward_code": GIPSY_HILL, "code": GIPSY_HILL, "borough": "E09999999", "cid": "wards", "fid": GIPSY_HILL,
-          "z": "10", "x": "511", "y": "340", "filename": "harmmap/harmmap.css"}
-#: Query strings that make an allowed request succeed.
-QUERY = {"api.ward_at": "?x=531000&y=178000", "api.wards_near": "?lon=-0.1337&lat=51.5085&radius_m=500",
-         "map.wards_geojson": "?borough=E09000022", "tasking_data.search": "?q=brixton"}
-CALLERS = ("anonymous", "viewer", "sergeant", "analyst", "admin", "expired key", "revoked key")
 
 
-def sample_url(rule) -> str:
-    path = rule.rule
-    for name in rule.arguments:
-        path = re.sub(rf"<(?:[a-z]+:)?{name}>", SAMPLE[name], path)
-    if rule.endpoint in QUERY:
-        return path + QUERY[rule.endpoint]
-    return path + (f"?period={PERIOD}" if rule.endpoint.startswith(("tasking_data", "brief")) else "")
-
-
-def client_for(app, accounts_, caller: str):
-    if caller in access.ROLES:
-        return app.test_client(as_role=caller)
-    c = app.test_client(as_role=None)
-    if caller != "anonymous":
-        key = accounts_.expired_key if caller == "expired key" else accounts_.revoked_key
-        c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    return c
-
-
-def expected(needed: str | None, caller: str) -> str:
-    if needed is PUBLIC:
-        return "allowed"
-    if caller not in access.ROLES:
-        return "401"
-    return "allowed" if access.allows(caller, needed) else "403"
-
-
-def outcome(status: int) -> str:
-    return str(status) if status in (401, 403) else "allowed"
-
-
-# --- the route x role table ------------------------------------------------------------------------------
+# --- the role table (each route x each role, for real: tests/test_routes.py) ---------------------------
 
 def test_every_route_has_an_access_rule(app):
     missing = []
@@ -80,35 +41,6 @@ def test_an_endpoint_missing_from_the_table_is_refused_to_everyone(app, monkeypa
     monkeypatch.delitem(ROUTE_ROLES, "health.healthz")
     r = app.test_client(as_role="admin").get("/healthz")
     assert r.status_code == 403 and "no access rule" in r.get_json()["detail"]
-
-
-def test_route_by_role_table(app, accounts, demo_index):
-    """Every URL rule of the app (iterated, so a new route cannot be missed) x every caller."""
-    wrong, table = [], []
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        needed = required_role(rule.endpoint)
-        url = sample_url(rule)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            row = [f"{method} {rule.rule}", str(needed)]
-            for caller in CALLERS:
-                c = client_for(app, accounts, caller)
-                r = c.open(url, method=method, headers={"Accept": "application/json"},
-                           **({"json": {"points": [[-0.1276, 51.5072]]}} if method == "POST" else {}))
-                got, want = outcome(r.status_code), expected(needed, caller)
-                assert r.status_code < 500, f"{caller} {method} {url}: {r.status_code} {r.get_data(as_text=True)[:200]}"
-                if want == "allowed" and needed is not PUBLIC and method == "GET" and rule.endpoint != "brief.borough_pdf":
-                    assert r.status_code in (200, 308), f"{caller} {method} {url}: {r.status_code}"
-                if got == "401":
-                    assert r.headers["WWW-Authenticate"].startswith("Bearer")
-                if got in ("401", "403"):
-                    assert r.mimetype == "application/problem+json"
-                row.append(got)
-                if got != want:
-                    wrong.append(f"{caller:12} {method} {url}: got {got}, expected {want}")
-            table.append(row)
-    print("\n".join("  ".join(f"{v:38}" if i == 0 else f"{v:9}" for i, v in enumerate(r)) for r in table))
-    assert wrong == []
-    assert len(table) >= 28
 
 
 def test_a_browser_that_is_not_signed_in_is_sent_to_sign_in_and_back(app):
