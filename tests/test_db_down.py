@@ -2,6 +2,10 @@
 
 While it is down every route answers 503 with ``Retry-After`` (problem JSON for data, a plain page for
 HTML) within a bounded time; once it is back the same app answers 200 again within seconds, no restart.
+
+The module makes that server itself (initdb in a temporary directory, as the postgres user when run as
+root), and fails, never skips, when it cannot: ``make test`` installs PostgreSQL (scripts/bootstrap.sh), so
+a missing binary or user is a broken setup, and the message says how to mend it.
 """
 
 from __future__ import annotations
@@ -51,13 +55,16 @@ def _as_server_user() -> tuple[list[str], str | None]:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        pytest.skip("running as root and there is no postgres user to own a test PostgreSQL server")
+        pytest.fail("running as root and there is no postgres user to own this test's PostgreSQL server (initdb "
+                    "refuses root): install postgresql-15, which makes that user (make test does, through "
+                    "scripts/bootstrap.sh --system), or run the tests as a user other than root", pytrace=False)
     for prefix in (["runuser", "-u", "postgres", "--"],
                    ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]):
         if shutil.which(prefix[0]) and subprocess.run(prefix + ["true"], capture_output=True).returncode == 0:
             return prefix, "postgres"
-    pytest.skip("running as root and neither runuser nor setpriv can switch to the postgres user, "
-                "so initdb (which refuses root) cannot make a test server")
+    pytest.fail("running as root and neither runuser nor setpriv can switch to the postgres user, so initdb "
+                "(which refuses root) cannot make this test's server: install util-linux (apt-get install "
+                "util-linux), or run the tests as a user other than root", pytrace=False)
 
 
 def _free_port() -> int:
@@ -93,17 +100,25 @@ class OwnedServer:
         self.ctl("stop", "-w", "-t", "30", "-m", mode)
 
 
+@pytest.fixture(scope="session")
+def server_tools() -> tuple[Path, list[str], str | None]:
+    """initdb and pg_ctl, the prefix that runs them and as whom: checked first, so a machine without them
+    fails at once rather than after the demo data has loaded."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.fail("no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin: install "
+                    "postgresql-15 (make test does, through scripts/bootstrap.sh --system), or set "
+                    "HARMMAP_PG_BINDIR to the directory that holds them", pytrace=False)
+    return (bindir, *_as_server_user())
+
+
 @pytest.fixture(scope="module")
-def owned_server(settings, demo_index_built, tmp_path_factory) -> Iterator[OwnedServer]:
+def owned_server(server_tools, settings, demo_index_built, tmp_path_factory) -> Iterator[OwnedServer]:
     """The server, holding a copy of the test database (reference data, accounts, the demo index published),
     copied with `harmmap db backup` and `harmmap db restore`."""
     from conftest import publish_demo_index
 
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin; "
-                    "set HARMMAP_PG_BINDIR")
-    prefix, user = _as_server_user()
+    bindir, prefix, user = server_tools
     top = Path(tempfile.mkdtemp(prefix="harmmap-pg-"))
     datadir = top / "data"
     datadir.mkdir()
@@ -146,30 +161,37 @@ def live(settings, owned_server) -> Iterator[str]:
     app.extensions["harmmap"].pool.close()
 
 
-def _admin_key() -> str:
-    from conftest import ACCOUNTS
+def credentials(base: str, path: str, role: str | None) -> dict[str, str]:
+    """Who asks: a person signed in (through the form, while the database is up) for the pages, the map's
+    data and the briefings; a program with its API key for the API; nobody for /healthz."""
+    from conftest import ACCOUNTS, session_header
 
-    return ACCOUNTS.keys["admin"]
+    if role is None:
+        return {}
+    if path.startswith("/api/"):
+        return {"Authorization": f"Bearer {ACCOUNTS.keys[role]}"}
+    return session_header(base, role)
 
 
-#: One route of every kind: (path, what a person or program asks for, answers with HTML when down).
+#: One route of every kind: (path, what a person or program asks for, answers with HTML when down, the
+#: least role that may ask).
 ROUTES = [
-    ("/", "text/html", True),                                   # the tasking map page
-    ("/map/wards.geojson", "*/*", False),                       # the map's ward shapes
-    ("/map/meta.json", "*/*", False),                           # the map's data (JSON)
-    ("/map/worst.json", "*/*", False),
-    ("/api/collections", "application/json", False),            # the OGC API
-    ("/api/collections/wards/items?limit=2", "application/geo+json", False),
-    ("/api/harm/worst?borough=Lambeth", "application/json", False),
-    ("/api/tiles/10/511/340.mvt", "application/vnd.mapbox-vector-tile", False),  # vector tiles (Westminster)
-    ("/brief/ward/E05009288.pdf", "application/pdf", True),     # an A4 briefing (down: a plain page)
-    ("/healthz", "application/json", False),
+    ("/", "text/html", True, "viewer"),                                    # the tasking map page
+    ("/map/wards.geojson", "*/*", False, "viewer"),                        # the map's ward shapes
+    ("/map/meta.json", "*/*", False, "viewer"),                            # the map's data (JSON)
+    ("/map/worst.json", "*/*", False, "viewer"),
+    ("/api/collections", "application/json", False, "analyst"),             # the OGC API
+    ("/api/collections/wards/items?limit=2", "application/geo+json", False, "analyst"),
+    ("/api/harm/worst?borough=Lambeth", "application/json", False, "analyst"),
+    ("/api/tiles/10/511/340.mvt", "application/vnd.mapbox-vector-tile", False, "analyst"),  # tiles (Westminster)
+    ("/brief/ward/E05009288.pdf", "application/pdf", True, "sergeant"),    # an A4 briefing (down: a plain page)
+    ("/healthz", "application/json", False, None),
 ]
 
 
-def fetch(base: str, path: str, accept: str, timeout: float = 30.0) -> tuple[int, dict, bytes, float]:
-    request = urllib.request.Request(base + path, headers={"Accept": accept,
-                                                           "Authorization": f"Bearer {_admin_key()}"})
+def fetch(base: str, path: str, accept: str, role: str | None,
+          timeout: float = 30.0) -> tuple[int, dict, bytes, float]:
+    request = urllib.request.Request(base + path, headers={"Accept": accept, **credentials(base, path, role)})
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as r:
@@ -180,7 +202,7 @@ def fetch(base: str, path: str, accept: str, timeout: float = 30.0) -> tuple[int
 
 
 def all_up(base: str) -> dict[str, int]:
-    return {path: fetch(base, path, accept)[0] for path, accept, _ in ROUTES}
+    return {path: fetch(base, path, accept, role)[0] for path, accept, _, role in ROUTES}
 
 
 def test_every_route_answers_while_the_database_is_up(live):
@@ -193,8 +215,8 @@ def test_database_down_is_503_with_retry_after_everywhere_and_the_app_recovers(l
     assert all_up(live)["/healthz"] == 200
     owned_server.stop(mode)
     try:
-        for path, accept, html in ROUTES:
-            status, headers, body, seconds = fetch(live, path, accept)
+        for path, accept, html, role in ROUTES:
+            status, headers, body, seconds = fetch(live, path, accept, role)
             assert status == 503, (path, status, body[:300])
             assert int(headers["Retry-After"]) > 0, path
             assert seconds < MAX_DOWN_S, f"{path} took {seconds:.1f} s with the database down"
@@ -211,7 +233,7 @@ def test_database_down_is_503_with_retry_after_everywhere_and_the_app_recovers(l
             print(f"down ({mode}): {path} 503 in {seconds:.2f} s")
         # Many requests at once while down: none hangs, none is a 500 (the pool's waiting queue stays bounded).
         results: list[tuple[int, float]] = []
-        threads = [threading.Thread(target=lambda: results.append(fetch(live, "/map/meta.json", "*/*")[::3]))
+        threads = [threading.Thread(target=lambda: results.append(fetch(live, "/map/meta.json", "*/*", "viewer")[::3]))
                    for _ in range(12)]
         for t in threads:
             t.start()
