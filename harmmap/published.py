@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -266,6 +266,46 @@ class Snapshot:
                                  {"version": self.version, "wards": list(wards), "periods": list(labels)})
         return {(h["ward_code"], h["period"]): number(h["score"]) for h in rows}
 
+    # --- need x response (the tasking map) ---------------------------------------------------------
+
+    def response_periods(self) -> set[str]:
+        """The periods with police activity against need (the need x response layer's periods)."""
+        return {r["period"] for r in self.conn.execute(db.query("response_periods"), {"version": self.version})}
+
+    def need_response(self, period: Period, borough: Borough | None,
+                      disclosure: Disclosure | None = None) -> NeedResponse:
+        """Every 2022 ward on need x response, classed by its quadrant: see :func:`_need_response`."""
+        return _need_response(self, period, borough, disclosure)
+
+    def response_figure(self, period: Period, level: str, code: str, name: str,
+                        disclosure: Disclosure | None = None) -> ResponseFigure | None:
+        """``response`` for one ward, borough or London as ``disclosure`` lets it out (None: not computed); a
+        ward's total activity also hides when it would give back one of its parts (:func:`_activity_gives_back`)."""
+        row = self.response(period, level, code)
+        if not row:
+            return None
+        figure = _response_figure(row, code, name, disclosure)
+        return _hide_activity(figure) if level == "ward" and code in _totals_hidden(self, period, disclosure) \
+            else figure
+
+    def ward_responses(self, period: Period, disclosure: Disclosure | None = None) -> dict[str, ResponseFigure]:
+        """ward code -> its police activity against need in ``period``, as ``disclosure`` lets it out (the
+        total hidden too where it would give back one of its parts)."""
+        rows = self.conn.execute(db.query("response_wards"), {"version": self.version, "period": period.label})
+        hide = _totals_hidden(self, period, disclosure)
+        out = {}
+        for r in rows:
+            figure = _response_figure(r, r["ward_code"], r["ward_code"], disclosure)
+            out[r["ward_code"]] = _hide_activity(figure) if r["ward_code"] in hide else figure
+        return out
+
+
+    def search_outcomes(self, period: Period | str, level: str, code: str, *,
+                        disclosure: Disclosure | None = None) -> SearchOutcome | None:
+        """Drug searches in a borough or London (``code`` "london") in ``period``: how many, the find rate
+        with its interval and the searches by self-defined ethnic group, as ``disclosure`` lets them out;
+        None where none were published. See :func:`_search_outcome`."""
+        return _search_outcome(self, period, level, code, disclosure)
 
 def begin(conn: psycopg.Connection, snapshot_id: str | None = None) -> Snapshot:
     """Begin a read-only REPEATABLE READ transaction on ``conn`` and read its snapshot; with
@@ -770,3 +810,180 @@ def _ward_summary(snap: Snapshot, period: Period, ward_code: str) -> dict[str, A
         },
     }
 
+
+
+# --- need x response: the tasking map's layer and chart --------------------------------------------------
+
+#: The map layer of need x response (harm.response's quadrants): a diagnostic, never a harm score.
+NEED_RESPONSE = "need_response"
+NEED_RESPONSE_LABEL = "Need x response"
+NEED_RESPONSE_UNIT = "police activity per 100 trafficking offences"
+
+
+@dataclass(frozen=True)
+class Quadrant:
+    """One class of the need x response layer: ``slug`` as harm.response.quadrant names it."""
+
+    slug: str
+    label: str
+    color: str
+
+
+#: The need x response classes, in legend order. Categorical: purples for high need, teals for low need
+#: (ColorBrewer PRGn and BrBG ends, safe for the common colour-vision deficiencies), and five steps apart in
+#: greyscale (CIE L* 13, 38, 62, 77, 97), so a printed or greyscale map still tells them apart. Never the
+#: harm colours (YlOrRd): police activity is not harm.
+QUADRANTS: tuple[Quadrant, ...] = (
+    Quadrant("tasking_candidate", "High need, response below London's rate — candidate for tasking", "#40004b"),
+    Quadrant("possible_over_attention", "Low need, response above London's rate — possible over-attention",
+             "#01665e"),
+    Quadrant("need_and_response_high", "High need and high response", "#998ec3"),
+    Quadrant("low_need_low_response", "Low need and low response", "#80cdc1"),
+    Quadrant("no_signal", "No clear difference, or too few events to tell", "#f7f7f7"),
+)
+_QUADRANT_INDEX = {q.slug: i for i, q in enumerate(QUADRANTS)}
+#: How a ward's or borough's rate compares with London's (harmmap.harm.response_rate), in words.
+VS_LONDON = {"higher": "above London's rate", "lower": "below London's rate",
+             "similar": "no clear difference from London's rate", "too_few": "too few events to tell"}
+#: Where need is high or low on the need x response layer (harmmap.harm.need_level).
+NEED_LEVELS = "High need: London deciles 1-3 of the harm index; low need: deciles 8-10."
+
+
+def quadrant_label(slug: str | None) -> str:
+    return QUADRANTS[_QUADRANT_INDEX[slug]].label if slug in _QUADRANT_INDEX else ""
+
+
+def quadrant_color(slug: str | None) -> str | None:
+    return QUADRANTS[_QUADRANT_INDEX[slug]].color if slug in _QUADRANT_INDEX else None
+
+
+@dataclass(frozen=True)
+class NeedResponseWard:
+    """One ward on need x response: its need (harm index, London decile) and its response figure."""
+
+    ward_code: str
+    borough_code: str
+    score: float | None              # need: the harm index (None: not scored, e.g. the City of London)
+    decile_london: int | None
+    need_level: str | None           # high, middle, low, unranked (None: no response figures)
+    hotspot: str
+    lisa: str
+    group: int | None                # its class: an index into QUADRANTS (None: no response figures)
+    response: ResponseFigure | None
+
+
+@dataclass(frozen=True)
+class NeedResponse:
+    """The need x response layer of one period, London-wide or with ``borough`` in focus. The classes are
+    London's (need deciles and London's rate), whatever the focus; ``classes`` counts the wards in scope."""
+
+    period: Period
+    borough: Borough | None
+    counted: list[str]                      # the activity indicators counted (harm.period.activity)
+    london: ResponseFigure | None
+    area: ResponseFigure | None             # the borough in focus
+    classes: list[dict[str, Any]]           # slug, label, color, count
+    wards: list[NeedResponseWard]
+    high_need_from: float | None            # the lowest score among high-need wards (deciles 1-3)
+    low_need_to: float | None               # the highest score among low-need wards (deciles 8-10)
+    synthetic: bool                         # any counted activity (or the trafficking counts) synthetic
+    note: str | None                        # response_note of the period's weights
+
+
+def _need_response(snap: Snapshot, period: Period, borough: Borough | None,
+                   disclosure: Disclosure | None) -> NeedResponse:
+    """The quadrants are decided at publish (harm.quadrant: never claimed on noise); this classes each ward
+    by them, counts the classes in scope and hides what ``disclosure`` hides (``_response_figure``: the
+    counts and the rate that would give them back; the class, like the index's, stays)."""
+    params = {"version": snap.require_index(), "period": period.label}
+    rows = snap.conn.execute(db.query("need_response_wards"), params).fetchall()
+    if not any(r["quadrant"] for r in rows):
+        have = sorted(snap.response_periods())
+        raise BadRequest(f"no need x response figures for {period.label} (it needs trafficking offences and "
+                         f"police activity for every month of it); periods that have them: "
+                         f"{', '.join(have[-6:]) or 'none'}")
+    counted = list((snap.conn.execute(db.query("response_counted"), params).fetchone() or {}).get("activity") or [])
+    hide = _totals_hidden(snap, period, disclosure)
+    wards: list[NeedResponseWard] = []
+    counts = [0] * len(QUADRANTS)
+    for r in rows:
+        group = _QUADRANT_INDEX.get(r["quadrant"])
+        figure = _response_figure(r, r["ward_code"], r["ward_name"], disclosure) if r["quadrant"] else None
+        if figure is not None and r["ward_code"] in hide:
+            figure = _hide_activity(figure)
+        wards.append(NeedResponseWard(
+            ward_code=r["ward_code"], borough_code=r["borough_code"], score=number(r["score"]),
+            decile_london=whole(r["decile_london"]), need_level=r["need_level"], hotspot=r["hotspot"],
+            lisa=r["lisa"], group=group, response=figure))
+        if group is not None and (borough is None or r["borough_code"] == borough.code):
+            counts[group] += 1
+    high = [w.score for w in wards if w.need_level == "high" and w.score is not None]
+    low = [w.score for w in wards if w.need_level == "low" and w.score is not None]
+    london = snap.response(period, "london", "london")
+    area = snap.response(period, "borough", borough.code) if borough is not None else None
+    return NeedResponse(
+        period=period, borough=borough, counted=counted,
+        london=_response_figure(london, "london", "London", disclosure) if london else None,
+        area=_response_figure(area, borough.code, borough.name, disclosure) if area and borough else None,
+        classes=[{"slug": q.slug, "label": q.label, "color": q.color, "count": n} for q, n in zip(QUADRANTS, counts)],
+        wards=wards, high_need_from=min(high) if high else None, low_need_to=max(low) if low else None,
+        synthetic=bool(london and london["synthetic"]), note=response_note(period.weights))
+
+
+def _activity_gives_back(parts: Sequence[float], disclosure: Disclosure | None) -> bool:
+    """Whether a ward's total of police actions would give back a part this reader sees as "fewer than 5".
+
+    The total, less the parts shown exactly, is the sum of the hidden parts (each 1 to 4). That sum gives a
+    hidden count back when it is itself small (one hidden part, or several adding to fewer than 5), or when
+    it leaves each hidden part one possible value (k parts adding to k, or to 4k): secondary suppression, as
+    statistical offices hide a cell from which a suppressed one could be worked out by subtraction."""
+    if disclosure is None or disclosure.suppresses_nothing:
+        return False
+    hidden = [float(x) for x in parts if disclosure.small(x)]
+    total = sum(hidden)
+    return bool(hidden) and (total < disclosure.min_count
+                             or total in (len(hidden), len(hidden) * (disclosure.min_count - 1)))
+
+
+def _totals_hidden(snap: Snapshot, period: Period, disclosure: Disclosure | None) -> set[str]:
+    """The wards whose activity total (and so its rate per 100) this reader may not see although the total
+    and the trafficking count are not small themselves: :func:`_activity_gives_back` of its parts."""
+    if disclosure is None or disclosure.suppresses_nothing:
+        return set()
+    params = {"version": snap.version, "period": period.label}
+    counted = list((snap.conn.execute(db.query("response_counted"), params).fetchone() or {}).get("activity") or [])
+    parts: dict[str, list[float]] = {}
+    for r in snap.conn.execute(db.query("response_components"), {**params, "indicators": counted}):
+        parts.setdefault(r["ward_code"], []).append(float(r["value"] or 0))
+    return {code for code, xs in parts.items() if _activity_gives_back(xs, disclosure)}
+
+
+def _hide_activity(figure: ResponseFigure) -> ResponseFigure:
+    """``figure`` with its activity, and the rate and interval that give it back, hidden."""
+    if "activity" in figure.hidden:
+        return figure
+    return replace(figure, activity=None, per_100=None, per_100_lo=None, per_100_hi=None,
+                   hidden=(*figure.hidden, "activity"))
+
+
+def change_shown(change: diagnostics.Change, diagnostic: Diagnostic,
+                 disclosure: Disclosure | None) -> dict[str, Any]:
+    """One row of a diagnostic's table as a reader may see it. For an indicator in ``diagnostic.hidden`` a
+    count from 1 to 4 reads as the disclosure text, and the change, its interval and the p-value (a ratio
+    to the other, shown count would give it back) are withheld; the words (direction, significant or not)
+    stay, as the summary says them. PAS figures are percentages and pounds are not counts: shown as they are."""
+    c = change
+    out: dict[str, Any] = {
+        "indicator": c.indicator, "label": c.label, "family": c.family, "family_label": family_label(c.indicator),
+        "also": BY_SLUG[c.indicator].also if c.indicator in BY_SLUG else "", "kind": c.kind,
+        "before": number(c.before), "after": number(c.after), "change": number(c.change), "lo": number(c.lo),
+        "hi": number(c.hi), "p": number(c.p), "tested": c.tested, "significant": c.significant,
+        "direction": c.direction, "suppressed": None,
+        "respondents_before": whole(c.respondents_before), "respondents_after": whole(c.respondents_after)}
+    if disclosure is not None and c.indicator in diagnostic.hidden:
+        for side in ("before", "after"):
+            if disclosure.small(getattr(c, side)):
+                out[side] = None
+                out[f"{side}_suppressed"] = disclosure.text
+        out.update(change=None, lo=None, hi=None, p=None, suppressed=disclosure.text)
+    return out
