@@ -114,7 +114,7 @@ class TaskingPage(MacroElement):
 
 
 #: The page's own scripts, in load order (plain ES2017, no build step).
-SCRIPTS = ("util.js", "wardmap.js", "panel.js", "tasking.js")
+SCRIPTS = ("util.js", "wardmap.js", "panel.js", "diagnostic.js", "quadrant.js", "tasking.js")
 #: folium's map header pins the zoom level (maximum-scale=1, user-scalable=no), which stops people zooming the
 #: page on a tablet; base.html already has an ordinary viewport tag.
 _FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*/>\s*')
@@ -233,6 +233,7 @@ def index() -> str:
         "worst_csv_url": url_for(data + "worst_csv"),
         "ward_url": url_for(data + "ward_json", ward_code="__CODE__"),
         "search_url": url_for(data + "search"),
+        "diagnostic_url": url_for(data + "diagnostic_json"),
         "brief_borough_url": url_for("brief.borough_pdf", borough="__CODE__"),
         "rules": WorstRule.limits(),
     }

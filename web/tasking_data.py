@@ -1,5 +1,5 @@
 """Data for the tasking map: what was published, one layer for every ward, the worst wards, one ward in
-full, and ward search (JSON; the worst wards also as CSV).
+full, why confidence moved in an area, and ward search (JSON; the worst wards also as CSV).
 
 Each route asks the read model (harmmap/published.py) inside one snapshot and answers through
 web/answer.py (ETag and 304 before any figure is read, the marking and synthetic headers). The body
@@ -10,6 +10,7 @@ marking and whether synthetic data is in it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -17,8 +18,9 @@ from urllib.parse import quote
 from flask import Blueprint, Response, g, request
 
 from harmmap import periods, published
-from harmmap.indicators import INDICATORS
-from harmmap.published import HARM_INDEX, Snapshot, WorstRule
+from harmmap.disclosure import Disclosure
+from harmmap.indicators import FAMILIES, FAMILY_LABELS, INDICATORS
+from harmmap.published import HARM_INDEX, NEED_RESPONSE, ResponseFigure, Snapshot, WorstRule
 from web import ATTRIBUTION, answer, disclosure, services
 from web.errors import Problem
 
@@ -26,8 +28,14 @@ bp = Blueprint("tasking_data", __name__)
 
 CITY_NOTE = published.CITY_NOTE
 CSV_COLUMNS = ("rank", "ward_code", "ward_name", "borough_name", "score", "decile", "rank_london", "hotspot",
-               "lisa", "top_indicators", "synthetic", "protective_marking")
+               "lisa", "top_indicators", "response_per_100", "response_lo", "response_hi", "response_vs_london",
+               "need_response", "synthetic", "protective_marking")
 MAX_QUERY = 100
+#: What the need x response layer is, wherever it is named (meta.json, values.json, the legend).
+NEED_RESPONSE_CAVEAT = ("A diagnostic, not a harm score: where police activity goes against need. Activity counts "
+                        "actions, not their quality, and recorded trafficking is itself partly found by police.")
+#: What PAS "problem" says where it appears as need (it is also one of the strategy's two outcomes).
+ALSO_NOTE = {"confidence": "Also read as an outcome: one of the strategy's two PAS targets."}
 
 
 @bp.before_request
@@ -53,9 +61,9 @@ def borough_arg(snap: Snapshot, args: Mapping[str, str]) -> published.Borough | 
 
 def layer_arg(args: Mapping[str, str]) -> str:
     layer = (args.get("layer") or HARM_INDEX).strip()
-    if layer != HARM_INDEX and layer not in published.BY_SLUG:
+    if layer not in (HARM_INDEX, NEED_RESPONSE) and layer not in published.BY_SLUG:
         raise Problem(f"layer {layer[:40]!r} is not a map layer: one of {HARM_INDEX}, "
-                      f"{', '.join(published.BY_SLUG)}")
+                      f"{', '.join(published.BY_SLUG)}, {NEED_RESPONSE}")
     return layer
 
 
@@ -69,14 +77,26 @@ def rule_arg(args: Mapping[str, str]) -> WorstRule:
 # --- /map/meta.json -----------------------------------------------------------------------------
 
 def _layers(snap: Snapshot) -> list[dict[str, Any]]:
+    """The map's layers, each with its family (need, response, confidence: harmmap.indicators), the family's
+    label and the caution that goes with it: the index, every indicator, then need x response."""
     out: list[dict[str, Any]] = [{"id": HARM_INDEX, "label": "Harm index", "unit": "score 0-100", "kind": "index",
-                                  "higher_is_worse": True, "synthetic": bool(snap.synthetic)}]
+                                  "higher_is_worse": True, "synthetic": bool(snap.synthetic),
+                                  "family": "need", "family_label": FAMILY_LABELS["need"], "caveat": "",
+                                  "also": "", "also_note": ""}]
     loaded = snap.indicators or {}
     for ind in INDICATORS:
         meta = loaded.get(ind.slug)
         out.append({"id": ind.slug, "label": ind.label, "unit": published.UNITS[ind.kind], "kind": ind.kind,
                     "higher_is_worse": ind.harm_direction > 0, "synthetic": bool(meta and meta.get("synthetic")),
-                    "loaded": meta is not None})
+                    "loaded": meta is not None, "family": ind.family, "family_label": FAMILY_LABELS[ind.family],
+                    "caveat": ind.caveat, "also": ind.also, "also_note": ALSO_NOTE.get(ind.also, "")})
+    activity = [i.slug for i in INDICATORS if i.family == "response" and i.kind == "count"]
+    out.append({"id": NEED_RESPONSE, "label": published.NEED_RESPONSE_LABEL, "unit": published.NEED_RESPONSE_UNIT,
+                "kind": "quadrant", "higher_is_worse": None,
+                "synthetic": any(bool(loaded.get(s, {}).get("synthetic")) for s in activity),
+                "loaded": any(s in loaded for s in activity), "family": "response",
+                "family_label": FAMILY_LABELS["response"], "caveat": NEED_RESPONSE_CAVEAT, "also": "",
+                "also_note": ""})
     return out
 
 
@@ -91,6 +111,7 @@ def meta_json() -> Response:
 
 def meta_body(snap: Snapshot) -> dict[str, Any]:
     loaded = snap.indicators or {}
+    with_response = snap.response_periods()
     return {
         "marking": services().settings.protective_marking,
         "version": snap.version,
@@ -100,10 +121,13 @@ def meta_body(snap: Snapshot) -> dict[str, Any]:
         "periods": [{"period": p.label, "kind": p.kind, "title": periods.parse(p.label).title,
                      "first_month": published.month(p.first_month), "last_month": published.month(p.last_month),
                      "synthetic": p.synthetic, "weights": {k: round(w, 4) for k, w in p.weights.items()},
-                     "dropped": p.dropped, "wards_ranked": p.wards_ranked, "layers": p.layers}
+                     "dropped": p.dropped, "wards_ranked": p.wards_ranked,
+                     "layers": p.layers + ([NEED_RESPONSE] if p.label in with_response else []),
+                     "response_note": published.response_note(p.weights)}
                     for p in snap.periods()],
         "default_period": snap.default_period(),
         "layers": _layers(snap),
+        "families": [{"id": f, "label": FAMILY_LABELS[f]} for f in FAMILIES],
         "boroughs": snap.boroughs(),
         "data_updated": {
             "published_at": snap.published_at,
@@ -134,6 +158,8 @@ def values_body(snap: Snapshot, args: Mapping[str, str]) -> dict[str, Any]:
     period = period_arg(snap, args)
     borough = borough_arg(snap, args)
     disc = disclosure.current()
+    if layer == NEED_RESPONSE:
+        return need_response_body(snap, period, borough, disc)
     values = snap.layer(period, layer, borough, disc)
     wards: dict[str, dict[str, Any]] = {}
     for w in values.wards:
@@ -167,6 +193,72 @@ def values_body(snap: Snapshot, args: Mapping[str, str]) -> dict[str, Any]:
     return body
 
 
+def response_entry(figure: ResponseFigure | None, disc: Disclosure) -> dict[str, Any] | None:
+    """A response figure (harmmap.published.ResponseFigure) as JSON: activity per 100 trafficking offences with
+    its 95% interval, how it compares with London's rate in words, and the counts; what the reader may not
+    see is null, with ``suppressed`` saying why."""
+    if figure is None:
+        return None
+    return {"activity": figure.activity, "trafficking": figure.trafficking, "per_100": figure.per_100,
+            "per_100_lo": figure.per_100_lo, "per_100_hi": figure.per_100_hi, "vs_london": figure.vs_london,
+            "vs_london_text": published.VS_LONDON.get(figure.vs_london, figure.vs_london),
+            "quadrant": figure.quadrant, "quadrant_label": published.quadrant_label(figure.quadrant) or None,
+            "quadrant_color": published.quadrant_color(figure.quadrant),
+            "synthetic": figure.synthetic, "suppressed": disc.text if figure.hidden else None}
+
+
+def need_response_body(snap: Snapshot, period: published.Period, borough: published.Borough | None,
+                       disc: Disclosure) -> dict[str, Any]:
+    """values.json for the need x response layer: each ward's quadrant (the read model classes them) with its
+    activity per 100 trafficking offences and interval, its need (harm index score), and London's rate."""
+    nr = snap.need_response(period, borough, disc)
+    wards: dict[str, dict[str, Any]] = {}
+    for w in nr.wards:
+        entry: dict[str, Any] = {"v": None, "k": w.group, "need": None if w.score is None else round(w.score, 2),
+                                 "decile": w.decile_london, "hotspot": w.hotspot, "lisa": w.lisa}
+        f = w.response
+        if f is not None:
+            entry.update(v=f.per_100, lo=f.per_100_lo, hi=f.per_100_hi, vs=f.vs_london, q=f.quadrant,
+                         act=f.activity, traf=f.trafficking)
+            if f.hidden:
+                entry["suppressed"] = disc.text
+        wards[w.ward_code] = entry
+    body = {
+        "marking": services().settings.protective_marking,
+        "version": snap.version,
+        "synthetic": bool(period.synthetic) or nr.synthetic,
+        "layer_synthetic": nr.synthetic,
+        "period": period.label,
+        "title": period.title,
+        "layer": NEED_RESPONSE,
+        "label": published.NEED_RESPONSE_LABEL,
+        "unit": published.NEED_RESPONSE_UNIT,
+        "kind": "quadrant",
+        "family": "response",
+        "family_label": FAMILY_LABELS["response"],
+        "caveat": NEED_RESPONSE_CAVEAT,
+        "higher_is_worse": None,
+        "borough": {"code": borough.code, "name": borough.name} if borough else None,
+        "rank_scope": "london",          # the classes are London's: need deciles and London's rate
+        "n_ranked": sum(c["count"] for c in nr.classes),
+        "classes": nr.classes,
+        "layers_available": snap.layers_for(period) + [NEED_RESPONSE],
+        "counted": [{"indicator": s, "label": published.indicator_label(s)} for s in nr.counted],
+        "london": response_entry(nr.london, disc),
+        "area": response_entry(nr.area, disc),
+        "need_levels": published.NEED_LEVELS,
+        "high_need_from": nr.high_need_from,
+        "low_need_to": nr.low_need_to,
+        "response_note": nr.note,
+        "vs_london_text": published.VS_LONDON,
+        "disclosure": disc.describe(),
+        "wards": wards,
+    }
+    if borough and borough.city_of_london:
+        body["note"] = CITY_NOTE
+    return body
+
+
 # --- /map/worst.json and /map/worst.csv ---------------------------------------------------------
 
 def _worst(snap: Snapshot, args: Mapping[str, str]) -> published.Worst:
@@ -176,7 +268,9 @@ def _worst(snap: Snapshot, args: Mapping[str, str]) -> published.Worst:
     return snap.worst(period, rule, borough=borough, disclosure=disclosure.current())
 
 
-def _worst_rows(result: published.Worst) -> list[dict[str, Any]]:
+def _worst_rows(result: published.Worst, responses: Mapping[str, ResponseFigure]) -> list[dict[str, Any]]:
+    """The worst wards as JSON rows; each with its police response beside it (ordered by need alone)."""
+    disc = disclosure.current()
     return [{
         "rank": r.rank, "ward_code": r.ward_code, "ward_name": r.ward_name,
         "borough_code": r.borough_code, "borough_name": r.borough_name, "score": r.score,
@@ -185,6 +279,7 @@ def _worst_rows(result: published.Worst) -> list[dict[str, Any]]:
         "top_indicators": [{"indicator": slug, "label": published.indicator_label(slug), "points": round(points, 2)}
                            for slug, points in r.top_contributions],
         "top_indicators_text": r.top_indicators,
+        "response": response_entry(responses.get(r.ward_code), disc),
     } for r in result.rows]
 
 
@@ -217,12 +312,18 @@ def worst_body(snap: Snapshot, args: Mapping[str, str]) -> dict[str, Any]:
         "weights": {k: round(w, 4) for k, w in result.weights.items()},
         "dropped": result.dropped,
         "synthetic_indicators": result.synthetic_indicators,
+        "response_note": published.response_note(result.period.weights),
+        "london_response": response_entry(_london_response(snap, result.period), disclosure.current()),
         "disclosure": disclosure.current().describe(),
-        "rows": _worst_rows(result),
+        "rows": _worst_rows(result, snap.ward_responses(result.period, disclosure.current())),
     }
     if result.borough and result.borough.city_of_london:
         body["note"] = CITY_NOTE
     return body
+
+
+def _london_response(snap: Snapshot, period: published.Period) -> ResponseFigure | None:
+    return snap.response_figure(period, "london", "london", "London", disclosure.current())
 
 
 @bp.get("/worst.csv")
@@ -233,13 +334,24 @@ def worst_csv() -> Response:
     with answer.snapshot(need_index=True) as snap:
         etag = answer.validate(snap, synthetic=bool(snap.synthetic))
         result = _worst(snap, request.args)
-    rows = [(r["rank"], r["ward_code"], r["ward_name"], r["borough_name"],
-             "" if r["score"] is None else f"{r['score']:.1f}", r["decile"], r["rank_london"], r["hotspot"], r["lisa"],
-             r["top_indicators_text"], r["synthetic"], marking) for r in _worst_rows(result)]
+        rows = [(r["rank"], r["ward_code"], r["ward_name"], r["borough_name"],
+                 "" if r["score"] is None else f"{r['score']:.1f}", r["decile"], r["rank_london"], r["hotspot"],
+                 r["lisa"], r["top_indicators_text"], *_response_cells(r["response"]), r["synthetic"], marking)
+                for r in _worst_rows(result, snap.ward_responses(result.period, disclosure.current()))]
     name = "harmmap-worst-" + result.period.label.replace("/", "-")
     if result.borough:
         name += "-" + result.borough.code
     return answer.csv(CSV_COLUMNS, rows, snap, etag, synthetic=result.synthetic, filename=f"{name}.csv")
+
+
+def _response_cells(entry: dict[str, Any] | None) -> tuple[Any, ...]:
+    """response_per_100, response_lo, response_hi, response_vs_london, need_response: the rate and its interval
+    to one decimal (the disclosure text in their place when the reader may not see them)."""
+    if entry is None:
+        return "", "", "", "", ""
+    rate = [entry["suppressed"]] * 3 if entry["suppressed"] else \
+        ["" if entry[k] is None else f"{entry[k]:.1f}" for k in ("per_100", "per_100_lo", "per_100_hi")]
+    return (*rate, entry["vs_london"], entry["quadrant"] or "")
 
 
 # --- /map/ward/<code>.json ----------------------------------------------------------------------
@@ -253,17 +365,106 @@ def ward_json(ward_code: str) -> Response:
         etag = answer.validate(snap, synthetic=bool(snap.synthetic))
         period = period_arg(snap, request.args)
         summary = snap.ward_summary(period, code)
+        response = snap.response_figure(period, "ward", code, code, disclosure.current()) if summary else None
+        london = _london_response(snap, period) if summary else None
     if summary is None:
         raise answer.UnknownWard(f"{ward_code[:20]!r} is not a 2022 London ward code (E05 followed by 6 digits; "
                                  "search by name at /map/search?q=...)")
     summary = disclosure.current().ward_summary(summary)
     label = summary["period"]
     body: dict[str, Any] = {"marking": services().settings.protective_marking, **summary}
+    body["response"] = response_entry(response, disclosure.current())
+    body["london_response"] = response_entry(london, disclosure.current())
     body["links"] = {"briefing": f"/brief/ward/{summary['ward_code']}.pdf?period={quote(label, safe='/')}",
                      "api": f"/api/collections/wards/items/{summary['ward_code']}"}
     if body["city_of_london"]:
         body["note"] = CITY_NOTE
     return answer.json(body, snap, etag, synthetic=bool(summary["synthetic"]))
+
+
+# --- /map/diagnostic.json -----------------------------------------------------------------------
+
+#: The two windows of the diagnostic view: the period before, and the strategy's baseline year.
+AGAINST = {"previous": "the period before", "baseline": "the baseline year"}
+WARD_CODE = re.compile(r"E05\d{6}")
+BOROUGH_CODE = re.compile(r"E09\d{6}")
+#: PAS measures first, confidence before "problem" (the order the strategy names its two targets).
+_PAS_ORDER = {"pas_tackle_dealing": 0, "pas_drug_problem": 1}
+NOT_A_CAUSE = "These figures show what moved in the same months; they do not say why."
+
+
+def against_arg(args: Mapping[str, str]) -> str:
+    against = (args.get("against") or "previous").strip()
+    if against not in AGAINST:
+        raise Problem(f"against must be previous or baseline, not {against[:20]!r}")
+    return against
+
+
+def area_arg(snap: Snapshot, args: Mapping[str, str]) -> published.Area:
+    """london, a borough (E09 code or name) or a 2022 ward (E05 code). A well-formed code that names no
+    area is a 404; anything else that is not one is a 400 that says what is."""
+    text = " ".join((args.get("area") or "london").split())[:60]
+    try:
+        return snap.area(text)
+    except published.UnknownWard as e:
+        if WARD_CODE.fullmatch(text.upper()):
+            raise answer.UnknownWard(f"area: {e}") from None
+        raise Problem(f"area: {e}") from None
+    except published.UnknownBorough as e:
+        if BOROUGH_CODE.fullmatch(text.upper()):
+            raise answer.UnknownBorough(f"area: {e}") from None
+        raise Problem(f"area: {e}; use london, a borough's E09 code or name, or a ward's E05 code") from None
+
+
+@bp.get("/diagnostic.json")
+def diagnostic_json() -> Response:
+    """Why did confidence move here? For London, a borough or a ward over one window (``against``: the
+    period before, or the baseline year): each PAS measure's change with its interval and significance at
+    the survey's sample size, beside each response and need indicator's change, and a summary that never
+    claims a cause (harmmap.published Snapshot.diagnostic)."""
+    against_arg(request.args)  # a bad window is a 400 before anything is read
+    with answer.snapshot(need_index=True) as snap:
+        etag = answer.validate(snap, synthetic=bool(snap.synthetic))
+        body = diagnostic_body(snap, request.args)
+    return answer.json(body, snap, etag, synthetic=body["synthetic"])
+
+
+def diagnostic_body(snap: Snapshot, args: Mapping[str, str]) -> dict[str, Any]:
+    """diagnostic.json for ``args`` (area, period, against), read in the caller's snapshot."""
+    against = against_arg(args)
+    period = period_arg(snap, args)
+    area = area_arg(snap, args)
+    disc = disclosure.current()
+    d = snap.diagnostic(period, area, against, disclosure=disc)
+    london = {k: published.change_shown(c, d, None) for k, c in d.london.items()} if area.level != "london" else {}
+    rows = []
+    for c in d.changes:
+        row = published.change_shown(c, d, disc)
+        if c.indicator in london:
+            ld = london[c.indicator]
+            row["london"] = {k: ld[k] for k in ("change", "lo", "hi", "direction", "significant", "tested")}
+        rows.append(row)
+    indicators = (snap.indicators or {})
+    return {
+        "marking": services().settings.protective_marking,
+        "version": snap.version,
+        "synthetic": bool(period.synthetic) or any(bool(indicators.get(r["indicator"], {}).get("synthetic"))
+                                                   for r in rows),
+        "period": period.label,
+        "title": period.title,
+        "against": against,
+        "against_label": AGAINST[against],
+        "against_period": d.against_period,
+        "area": {"level": area.level, "code": area.code, "name": area.name},
+        "design_effect": d.design_effect,
+        "summary": d.summary,
+        "note": NOT_A_CAUSE,
+        "pas": sorted((r for r in rows if r["kind"] == "survey"), key=lambda r: _PAS_ORDER.get(r["indicator"], 9)),
+        "response": [r for r in rows if r["family"] == "response"],
+        "need": [r for r in rows if r["family"] == "need" and r["kind"] != "survey"],
+        "hidden": sorted(d.hidden),
+        "disclosure": disc.describe(),
+    }
 
 
 # --- /map/search --------------------------------------------------------------------------------
