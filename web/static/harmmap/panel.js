@@ -1,5 +1,7 @@
-/* HarmMap ward panel: one ward's figures for the chosen period, why it ranks where it does, and its monthly
- * trend as an inline SVG chart drawn here (no chart library). Renders HTML strings from the ward JSON. */
+/* HarmMap ward panel: one ward's figures for the chosen period, why it ranks where it does, its police
+ * response against need, and its monthly trend as an inline SVG chart drawn here (no chart library); and a
+ * second tab, "Why did confidence move?", that tasking.js fills (diagnostic.js). Renders HTML strings from
+ * the ward JSON. */
 (function () {
   "use strict";
   var HM = window.HarmMap = window.HarmMap || {};
@@ -166,6 +168,15 @@
       (U.isNum(population) ? " · " + U.num(population, 0) + " residents" : "") + "</p></div>");
     h.push('<button type="button" class="hm-close" id="hm-panel-close" aria-label="Close ward panel (Escape)">×</button></div>');
     h.push('<p class="hm-panel-period">' + esc(period.title || period.period || "") + "</p>");
+    var why = ctx.tab === "why";
+    h.push('<div class="hm-tabs" role="tablist" aria-label="' + esc(name) + '">' +
+      '<button type="button" role="tab" id="hm-tab-figures" aria-controls="hm-tabpanel-figures" aria-selected="' + !why +
+      '" tabindex="' + (why ? "-1" : "0") + '">Figures</button>' +
+      '<button type="button" role="tab" id="hm-tab-why" aria-controls="hm-tabpanel-why" aria-selected="' + why +
+      '" tabindex="' + (why ? "0" : "-1") + '">Why did confidence move?</button></div>');
+    h.push('<div role="tabpanel" id="hm-tabpanel-why" aria-labelledby="hm-tab-why"' + (why ? "" : " hidden") +
+      '><div id="hm-why-body"><p class="hm-muted">Loading…</p></div></div>');
+    h.push('<div role="tabpanel" id="hm-tabpanel-figures" aria-labelledby="hm-tab-figures"' + (why ? " hidden" : "") + ">");
 
     if (d.city_of_london || !U.isNum(score)) {
       h.push('<p class="hm-note">' + esc(d.note || (d.city_of_london
@@ -187,6 +198,8 @@
       if (lisa) { h.push("<strong>Local cluster:</strong> " + esc(U.lisaText(lisa)) + "."); }
       h.push("</p>");
     }
+
+    h.push(responseSection(d.response, d.london_response));
 
     // Why it ranks #N: each indicator's points; they add up to the score.
     var contributions = (d.contributions || []).filter(function (c) { return U.isNum(c.points); })
@@ -231,9 +244,16 @@
 
     // Every indicator
     var inds = d.indicators || [];
+    var layerOf = ctx.layerMeta || function () { return null; };
     if (inds.length) {
       h.push('<section aria-labelledby="hm-ind-h"><h3 id="hm-ind-h">Indicators</h3><ul class="hm-inds">');
+      var family = null;
       inds.forEach(function (ind) {
+        var lm = layerOf(ind.indicator) || {};
+        if (lm.family && lm.family !== family) {  // the strategy's families, each under its own heading
+          family = lm.family;
+          h.push('<li class="hm-ind-family">' + esc(lm.family_label || family) + "</li>");
+        }
         var change = ind.suppressed || ind.prev_suppressed
           ? "from " + (ind.prev_suppressed || U.num(ind.prev_value, 0)) + (ind.prev_trend ? " (" + ind.prev_trend.replace("_", " ") + ")" : "")
           : changeText(ind.kind, ind.prev_change, ind.prev_p, ind.prev_trend);
@@ -246,6 +266,8 @@
           return;
         }
         indicatorFigures(ind).forEach(function (line) { h.push('<div class="hm-ind-fig">' + line + "</div>"); });
+        if (lm.caveat) { h.push('<div class="hm-ind-fig hm-caveat">' + esc(lm.caveat) + "</div>"); }
+        if (lm.also_note) { h.push('<div class="hm-ind-fig hm-caveat">' + esc(lm.also_note) + "</div>"); }
         h.push('<div class="hm-ind-fig">' + (U.isNum(ind.rank_london) ? "#" + ind.rank_london +
           (U.isNum(ind.n_london) ? " of " + ind.n_london : "") + " in London · " : "") +
           '<span class="hm-change ' + cls + '">vs ' + esc(PREVIOUS[period.kind] || "previous period") + ": " + esc(change) + "</span></div>");
@@ -268,8 +290,63 @@
       if (links.api) { h.push('<a href="' + esc(links.api) + '" id="hm-link-api">API record</a>'); }
       h.push("</p>");
     }
+    h.push("</div>");  // the figures tab
     el.innerHTML = h.join("");
+    tabs(el, ctx);
   }
 
-  HM.panel = { render: render, changeText: changeText, trendChart: trendChart, sparkline: sparkline };
+  /** The ward's police activity against need (harm.response): activity per 100 trafficking offences with its
+   * interval beside London's, and its need x response class, in words. */
+  function responseSection(r, london) {
+    if (!r) { return ""; }
+    var h = ['<section aria-labelledby="hm-nr-h" class="hm-nr"><h3 id="hm-nr-h">Police response against need</h3>'];
+    if (r.suppressed) {
+      h.push('<p class="hm-ind-fig"><strong class="hm-suppressed">Rate withheld</strong>: it would give back a count of ' +
+        esc(r.suppressed) + " (police actions or trafficking offences). Against London: " + esc(r.vs_london_text) + ".</p>");
+    } else if (U.isNum(r.per_100)) {
+      h.push('<p class="hm-ind-fig"><strong id="hm-panel-response">' + U.num(r.per_100, 1) + "</strong> police actions per 100 " +
+        "trafficking offences (95% interval " + U.num(r.per_100_lo, 1) + "–" + (U.isNum(r.per_100_hi) ? U.num(r.per_100_hi, 1) : "no upper limit") +
+        "): " + esc(r.vs_london_text) + (london && U.isNum(london.per_100) ? " (London " + U.num(london.per_100, 1) + ")" : "") + ".</p>");
+      h.push('<p class="hm-muted">' + U.num(r.activity, 0) + " actions against " + U.num(r.trafficking, 0) + " trafficking offences.</p>");
+    } else {
+      h.push('<p class="hm-ind-fig">No trafficking offences recorded: no rate.</p>');
+    }
+    if (r.quadrant_label) {
+      h.push('<p class="hm-ind-fig hm-q-line"><i style="background:' + esc(r.quadrant_color || "#fff") + '"></i>' +
+        esc(r.quadrant_label) + "</p>");
+    }
+    h.push('<p class="hm-muted">A diagnostic, not part of the harm score.</p></section>');
+    return h.join("");
+  }
+
+  /** The panel's two tabs (WAI-ARIA tabs, automatic activation): arrows move between them. */
+  function tabs(el, ctx) {
+    var list = el.querySelector("[role=tablist]");
+    if (!list) { return; }
+    var all = Array.prototype.slice.call(list.querySelectorAll("[role=tab]"));
+    function select(tab, focus) {
+      all.forEach(function (t) {
+        var on = t === tab;
+        t.setAttribute("aria-selected", String(on));
+        t.setAttribute("tabindex", on ? "0" : "-1");
+        el.querySelector("#" + t.getAttribute("aria-controls")).hidden = !on;
+      });
+      if (focus) { tab.focus(); }
+      if (ctx.onTab) { ctx.onTab(tab.id === "hm-tab-why" ? "why" : "figures"); }
+    }
+    list.addEventListener("click", function (e) {
+      var t = e.target.closest("[role=tab]");
+      if (t) { select(t, false); }
+    });
+    list.addEventListener("keydown", function (e) {
+      var i = all.indexOf(e.target);
+      if (i < 0) { return; }
+      var next = e.key === "ArrowRight" ? all[(i + 1) % all.length] : e.key === "ArrowLeft" ? all[(i - 1 + all.length) % all.length]
+        : e.key === "Home" ? all[0] : e.key === "End" ? all[all.length - 1] : null;
+      if (next) { e.preventDefault(); select(next, true); }
+    });
+  }
+
+  HM.panel = { render: render, changeText: changeText, trendChart: trendChart, sparkline: sparkline,
+    responseSection: responseSection };
 }());

@@ -1,6 +1,7 @@
-/* HarmMap tasking page: filters, URL state, the worst-wards table, search, the synthetic-data banner, and
- * the ward panel, kept in step with the map (wardmap.js). The whole view lives in the URL query:
- *   period, layer, borough, rule, n, threshold, ward, hotspots
+/* HarmMap tasking page: filters, URL state, the worst-wards table, search, the synthetic-data banner, the
+ * ward panel and the area panel ("Why did confidence move?"), and the need x response chart, kept in step
+ * with the map (wardmap.js). The whole view lives in the URL query:
+ *   period, layer, borough, rule, n, threshold, ward, hotspots, response, why, chart
  * so a link reopens the same view and the back button steps back through changes. */
 (function () {
   "use strict";
@@ -9,7 +10,11 @@
   var esc = U.esc;
 
   var KINDS = [["month", "Months"], ["quarter", "Quarters"], ["fy", "Financial years"], ["r12", "Rolling 12 months"]];
-  var DEFAULT_VIEW = { layer: "harm_index", borough: "", rule: "top_n", ward: "", hotspots: false };
+  var DEFAULT_VIEW = { layer: "harm_index", borough: "", rule: "top_n", ward: "", hotspots: false, response: false,
+    why: false, chart: false };
+  var NEED_RESPONSE = "need_response";
+  var FAMILY_ORDER = ["need", "response", "confidence"];
+  function flag(q, name) { return q.get(name) === "1" || q.get(name) === "true"; }
 
   /** The view a query string names, corrected against what is published (`meta`, /map/meta.json) and the
    * worst rule's limits (`rules`: harmmap.scoring.WorstRule.limits(), handed over by the page). Pure, so
@@ -26,7 +31,10 @@
       n: numberOr(q.get("n"), WHOLE, rules.default_n, rules.n),
       threshold: numberOr(q.get("threshold"), DECIMAL, rules.default_threshold, rules.threshold),
       ward: (q.get("ward") || "").toUpperCase(),
-      hotspots: q.get("hotspots") === "1" || q.get("hotspots") === "true"
+      hotspots: flag(q, "hotspots"),
+      response: flag(q, "response"),   // the worst list shows each ward's police response
+      why: flag(q, "why"),             // the panel on "Why did confidence move?" (the ward's, else the area's)
+      chart: flag(q, "chart")          // the need x response chart, for London or the borough
     };
     var periodOf = function (label) { return meta.periods.filter(function (p) { return p.period === label; })[0] || null; };
     var layerOf = function (id) { return meta.layers.filter(function (l) { return l.id === id; })[0] || null; };
@@ -95,13 +103,16 @@
     var RULES = options.rules;   // the worst rule's one set of limits (harmmap.scoring.WorstRule.limits)
     var meta = null;
     var state = null;
-    var cache = { values: {}, worst: {}, ward: {} };
-    var current = { values: null, worst: null, ward: null };
+    var cache = { values: {}, worst: {}, ward: {}, diag: {} };
+    var current = { values: null, worst: null, ward: null, diagnostic: [] };
     var lastTrigger = null;
     var stickyNote = "";   // a message that must outlive the next "loaded" (e.g. a bad link parameter)
     var mapEl = map.getContainer();
     var host = $("map-container");
     var panel = $("hm-panel"), panelBody = $("hm-panel-body");
+    var chartEl = $("hm-chart");
+    var drawnResponse = null;   // whether the drawn table shows the police response
+    var panelArea = null;       // the area ("london" or a borough code) the area panel shows
 
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution("Boundaries &amp; population: ONS, OS, GLA (OGL v3.0)");
@@ -201,6 +212,9 @@
       if (s.rule === "threshold") { q.set("threshold", String(s.threshold)); }
       if (s.ward) { q.set("ward", s.ward); }
       if (s.hotspots) { q.set("hotspots", "1"); }
+      if (s.response) { q.set("response", "1"); }
+      if (s.why) { q.set("why", "1"); }
+      if (s.chart) { q.set("chart", "1"); }
       return q.toString();
     }
 
@@ -232,10 +246,20 @@
         h.push("</optgroup>");
       });
       sel.innerHTML = h.join("");
-      $("f-layer").innerHTML = meta.layers.map(function (l) {
-        var note = l.synthetic && l.id !== "harm_index" ? " (synthetic)" : "";  // the banner says what the index holds
-        return '<option value="' + esc(l.id) + '">' + esc(l.label) + note + "</option>";
-      }).join("");
+      // the layers under the strategy's three families (meta.families), in meta's order within each
+      var families = (meta.families || []).length ? meta.families.map(function (f) { return f.id; }) : FAMILY_ORDER;
+      var grouped = families.map(function (fam) {
+        var ls = meta.layers.filter(function (l) { return (l.family || "need") === fam; });
+        ls.sort(function (a, b) { return (b.id === NEED_RESPONSE) - (a.id === NEED_RESPONSE); });  // the view before its parts
+        if (!ls.length) { return ""; }
+        var label = ls[0].family_label || fam;
+        return '<optgroup label="' + esc(label) + '" data-family="' + esc(fam) + '">' + ls.map(function (l) {
+          var note = l.synthetic && l.id !== "harm_index" ? " (synthetic)" : "";  // the banner says what the index holds
+          var also = l.also ? " (also an outcome)" : "";
+          return '<option value="' + esc(l.id) + '">' + esc(l.label) + also + note + "</option>";
+        }).join("") + "</optgroup>";
+      });
+      $("f-layer").innerHTML = grouped.join("");
       $("f-borough").innerHTML = '<option value="">All London</option>' + meta.boroughs.slice()
         .sort(function (a, b) { return a.name.localeCompare(b.name); })
         .map(function (b) { return '<option value="' + esc(b.code) + '">' + esc(b.name) + "</option>"; }).join("");
@@ -263,6 +287,9 @@
         if (inRange(t, RULES.threshold)) { go({ threshold: t }); } else { e.target.value = state.threshold; }
       });
       onChange("f-hotspots", function (e) { go({ hotspots: e.target.checked }); });
+      onChange("f-response", function (e) { go({ response: e.target.checked }); });
+      $("f-chart").addEventListener("click", function () { go({ chart: true }); });
+      $("f-why").addEventListener("click", function () { lastTrigger = null; go({ ward: "", why: true }, { focus: true }); });
       $("hm-filters").addEventListener("submit", function (e) { e.preventDefault(); });
     }
 
@@ -279,6 +306,13 @@
       $("f-n").value = String(state.n);
       $("f-threshold").value = String(state.threshold);
       $("f-hotspots").checked = state.hotspots;
+      $("f-response").checked = state.response;
+      var place = state.borough ? boroughName(state.borough) : "London";
+      $("f-why-where").textContent = " (" + place + ")";
+      $("f-chart-where").textContent = " (" + place + ")";
+      var noNR = layersFor(meta, state.period).indexOf(NEED_RESPONSE) < 0;
+      $("f-chart").disabled = noNR;
+      $("f-chart").title = noNR ? "No need x response figures for this period" : "Need against police response, ward by ward, for " + place;
       $("f-n-wrap").hidden = state.rule !== "top_n";
       $("f-threshold-wrap").hidden = state.rule !== "threshold";
     }
@@ -307,6 +341,12 @@
       if (state.ward && current.ward && current.ward.indicators) {
         current.ward.indicators.forEach(function (i) { if (i.synthetic) { add(i.indicator, i.label || i.indicator); } });
       }
+      // the diagnostic on screen (ward tab or area panel) and the need x response chart
+      if (state.why) {
+        current.diagnostic.forEach(function (id) { var l = layerMeta(id); if (l && l.synthetic) { add(id, l.label); } });
+      }
+      var nr = layerMeta(NEED_RESPONSE);
+      if (state.chart && nr && nr.synthetic) { add(NEED_RESPONSE, nr.label); }
       var banner = $("hm-synthetic");
       if (names.length || (p && p.synthetic)) {
         $("hm-synthetic-list").textContent = names.length ? names.join(", ") : "some indicators in this period";
@@ -316,10 +356,37 @@
       }
     }
 
+    /** "12.3 (95% 9.1–16.0)": a rate per 100 with its interval. */
+    function rateText(v, lo, hi) { return HM.quadrant.rateText(v, lo, hi); }
+
+    /** The need x response layer's tooltip lines for one ward (wardmap.js view.describe): its class, its
+     * police actions per 100 trafficking offences with the interval, London's rate, and its need. */
+    function describeNeedResponse(v) {
+      return function (code, d) {
+        var c = (v.classes || [])[d.k] || {}, lines = [];
+        if (c.label) { lines.push("<strong>" + esc(c.label) + "</strong>"); }
+        if (d.suppressed) {
+          lines.push("Police actions per 100 trafficking offences: withheld (it would give back a count of " + esc(d.suppressed) + ")");
+        } else if (U.isNum(d.v)) {
+          lines.push("Police actions per 100 trafficking offences: <strong>" + esc(rateText(d.v, d.lo, d.hi)) + "</strong>");
+        } else {
+          lines.push(d.k === null || d.k === undefined ? "Need x response: no data" : "No trafficking offences recorded: no rate");
+        }
+        if (v.london && U.isNum(v.london.per_100)) { lines.push("London: " + U.num(v.london.per_100, 1) + " per 100"); }
+        if (U.isNum(d.need)) {
+          lines.push("Need: harm index " + U.num(d.need, 1) + (U.isNum(d.decile) ? " (London decile " + d.decile + ")" : ""));
+        }
+        return lines;
+      };
+    }
+
     function drawLegend(v) {
       var layer = layerMeta(state.layer) || {}, p = periodMeta(state.period) || {};
+      var nr = state.layer === NEED_RESPONSE;
       var h = ["<h2>" + esc(v.label || layer.label) + "</h2>",
+        '<p class="hm-legend-family" id="hm-legend-family">' + esc(v.family_label || layer.family_label || "") + "</p>",
         '<p class="hm-legend-sub">' + esc(v.unit || layer.unit || "") + (v.unit || layer.unit ? " · " : "") + esc(v.title || p.title || state.period) + "</p>"];
+      $("hm-legend").classList.toggle("hm-legend-wide", nr);
       var isIndex = state.layer === "harm_index";
       (v.classes || []).forEach(function (c) {
         // the index's bands are ranks: give the scores each holds too
@@ -332,6 +399,17 @@
         h.push('<p class="hm-legend-note">Bands are deciles of ' + esc(state.borough ? boroughName(state.borough) + "'s" : "London's") +
           " ranked wards; the numbers are the scores in each band.</p>");
       }
+      if (nr) {
+        var ref = [];
+        if (v.london && U.isNum(v.london.per_100)) { ref.push("London " + rateText(v.london.per_100, v.london.per_100_lo, v.london.per_100_hi)); }
+        if (v.area && U.isNum(v.area.per_100) && state.borough) { ref.push(boroughName(state.borough) + " " + rateText(v.area.per_100, v.area.per_100_lo, v.area.per_100_hi)); }
+        if (ref.length) { h.push('<p class="hm-legend-note" id="hm-legend-london">Per 100: ' + esc(ref.join("; ")) + ".</p>"); }
+        h.push('<p class="hm-legend-note">Named only when a ward\'s 95% interval lies clear of London\'s rate. ' + esc(v.need_levels || "") +
+          (state.borough ? " Classes are London's." : "") + "</p>");
+      }
+      var caveat = v.caveat || layer.caveat;
+      if (caveat) { h.push('<p class="hm-legend-note hm-caveat" id="hm-legend-caveat">' + esc(caveat) + "</p>"); }
+      if (layer.also_note) { h.push('<p class="hm-legend-note hm-caveat">' + esc(layer.also_note) + "</p>"); }
       h.push('<div class="hm-legend-row"><i class="nodata"></i>No data / not scored</div>');
       h.push('<div class="hm-legend-row"><i class="city"></i>City of London (not MPS)</div>');
       h.push('<div class="hm-legend-row"><i class="worst"></i><span>Outlined and numbered: ' + esc(ruleText(state).replace(/^W/, "w")) + "</span></div>");
@@ -341,6 +419,9 @@
         h.push('<p class="hm-legend-note">No data this period for ' + esc(labels.join(", ")) +
           ": the index shares out their weight among the other indicators.</p>");
       }
+      // the outlined wards are the index's: say when police activity was weighted into it
+      var note = (current.worst && current.worst.response_note) || p.response_note;
+      if (note) { h.push('<p class="hm-legend-note hm-response-note" id="hm-legend-response-note">' + esc(note) + "</p>"); }
       $("hm-legend").innerHTML = h.join("");
     }
 
@@ -349,21 +430,47 @@
       return /^[A-Z][a-z]/.test(label) ? label.charAt(0).toLowerCase() + label.slice(1) : label;
     }
 
+    /** "Response 18.8 (95% 8.1–38.6) per 100 · no clear difference from London's rate" for a worst row. */
+    function responseLine(r) {
+      var x = r.response;
+      if (!x) { return "Response: no figures this period"; }
+      var t = x.suppressed ? "Response withheld (" + x.suppressed + ")"
+        : U.isNum(x.per_100) ? "Response " + rateText(x.per_100, x.per_100_lo, x.per_100_hi) + " per 100" : "Response: no trafficking offences";
+      return t + " · " + x.vs_london_text;
+    }
+
     function drawTable(w) {
       var rows = w.rows || [];
       var body = $("worst-rows");
+      drawnResponse = state.response;
       $("worst-title").textContent = ruleText(state);
       $("worst-rank-h").textContent = state.borough ? "Rank in borough" : "Rank";
       $("worst-note").textContent = w.note || "";
+      var rn = $("worst-response-note");
+      rn.textContent = w.response_note || "";
+      rn.hidden = !w.response_note;
+      var lr = w.london_response;
+      $("worst-response-key").textContent = state.response
+        ? "Ordered by need alone. Beside each ward: police actions per 100 trafficking offences (95% interval)" +
+          (lr && U.isNum(lr.per_100) ? "; London " + U.num(lr.per_100, 1) : "") + "."
+        : "";
+      $("worst-response-key").hidden = !state.response;
       var h = rows.map(function (r) {
         var top = (r.top_indicators || [])[0];
         var sub = [state.borough ? "London #" + r.rank_london : r.borough_name];
         if (top && U.isNum(top.points)) { sub.push("mainly " + midSentence(top.label || top.indicator) + " (" + U.num(top.points, 1) + " pts)"); }
+        var resp = "";
+        if (state.response) {
+          var q = r.response && r.response.quadrant;
+          resp = '<span class="hm-resp">' + esc(responseLine(r)) + "</span>" +
+            (q === "tasking_candidate" || q === "possible_over_attention"
+              ? '<span class="hm-q-tag ' + esc(q) + '">' + esc(q === "tasking_candidate" ? "candidate for tasking" : "possible over-attention") + "</span>" : "");
+        }
         var hs = HM.HOTSPOTS[r.hotspot] ? '<span class="hm-hs ' + (r.hotspot.indexOf("hot") === 0 ? "hot" : "cold") +
           '" title="' + esc(U.hotspotText(r.hotspot)) + '">' + esc(HM.HOTSPOTS[r.hotspot].label.replace(", ", " ")) + "</span>" : "";
         return '<tr tabindex="0" data-ward="' + esc(r.ward_code) + '" aria-label="' + esc("#" + r.rank + " " + r.ward_name + ", " +
-          r.borough_name + ", score " + U.num(r.score, 1)) + '"><td class="rank">' + esc(r.rank) + '</td><td class="ward"><span class="name">' +
-          esc(r.ward_name) + "</span>" + hs + '<span class="sub">' + esc(sub.join(" · ")) + '</span></td><td class="score">' +
+          r.borough_name + ", score " + U.num(r.score, 1) + (state.response ? "; " + responseLine(r) : "")) + '"><td class="rank">' + esc(r.rank) + '</td><td class="ward"><span class="name">' +
+          esc(r.ward_name) + "</span>" + hs + '<span class="sub">' + esc(sub.join(" · ")) + "</span>" + resp + '</td><td class="score">' +
           U.num(r.score, 1) + "</td></tr>";
       });
       body.innerHTML = h.length ? h.join("") : '<tr class="empty"><td colspan="3">No ward meets this rule.</td></tr>';
@@ -413,29 +520,134 @@
       document.body.classList.add("panel-open");
     }
     function closePanelView() {
+      current.diagnostic = [];
       panel.hidden = true;
       document.body.classList.remove("panel-open");
       current.ward = null;
+      panelArea = null;
       host.removeAttribute("data-panel-ward");
+      host.removeAttribute("data-panel-area");
+      host.removeAttribute("data-diagnostic");
     }
+
+    // --- why did confidence move? (diagnostic.js) ------------------------------------------------------------
+    /** Both windows of the diagnostic for `area` (london, a borough or a ward code) in the view's period, drawn
+     * into `target` once both have answered; a window that cannot be answered says why in its place. */
+    function loadDiagnostic(area, target, idPrefix) {
+      var period = state.period;
+      var asks = ["previous", "baseline"].map(function (against) {
+        var url = options.diagnostic_url + U.query({ area: area, period: period, against: against });
+        return fetchCached("diag", url, url).then(function (b) { return b; }, function (e) { return { error: e.message }; });
+      });
+      host.removeAttribute("data-diagnostic");
+      Promise.all(asks).then(function (r) {
+        if (state.period !== period || !document.body.contains(target)) { return; }
+        HM.diagnostic.render(target, { previous: r[0], baseline: r[1] }, { idPrefix: idPrefix });
+        current.diagnostic = [];
+        r.forEach(function (b) {
+          ["pas", "response", "need"].forEach(function (k) { (b[k] || []).forEach(function (x) { current.diagnostic.push(x.indicator); }); });
+        });
+        host.setAttribute("data-diagnostic", area + "|" + period);
+        drawBanner();
+      });
+    }
+
+    /** The area panel: why confidence moved in the borough in focus, or in London. */
+    function showArea(focus) {
+      var area = state.borough || "london", name = state.borough ? boroughName(state.borough) : "London";
+      var p = periodMeta(state.period) || {};
+      if (panelArea === area + "|" + state.period && !panel.hidden) {
+        if (focus) { $("hm-panel-title").focus({ preventScroll: true }); }
+        return;
+      }
+      current.ward = null;
+      host.removeAttribute("data-panel-ward");
+      panelArea = area + "|" + state.period;
+      panelBody.innerHTML = '<div class="hm-panel-head"><div><h2 id="hm-panel-title" tabindex="-1">Why did confidence move in ' +
+        esc(name) + "?</h2>" + '<p class="hm-panel-sub">' + (state.borough ? "The borough" : "All London") +
+        ": its confidence, police response and need</p></div>" +
+        '<button type="button" class="hm-close" id="hm-panel-close" aria-label="Close (Escape)">×</button></div>' +
+        '<p class="hm-panel-period">' + esc(p.title || state.period) + "</p>" +
+        '<div id="hm-why-body" class="hm-area-why"><p class="hm-muted">Loading…</p></div>';
+      $("hm-panel-close").addEventListener("click", function () { closeArea(); });
+      openPanel();
+      host.setAttribute("data-panel-area", area + "|" + state.period);
+      if (focus) { $("hm-panel-title").focus({ preventScroll: true }); }
+      loadDiagnostic(area, $("hm-why-body"), "hm-area-diag");
+    }
+    function closeArea() {
+      if (!state.why || state.ward) { return; }
+      go({ why: false });
+      closePanelView();
+      $("f-why").focus();
+    }
+
+    // --- the need x response chart (quadrant.js) ---------------------------------------------------------------
+    function openChart() {
+      var s = state, vp = { period: s.period, layer: NEED_RESPONSE, borough: s.borough };
+      var key = U.query(vp), name = s.borough ? boroughName(s.borough) : "London";
+      if (chartEl.open && host.getAttribute("data-chart") === s.period + "|" + s.borough) { return; }
+      if (!chartEl.open) {
+        chartEl.innerHTML = '<p class="hm-muted">Loading the chart…</p>';
+        chartEl.showModal();
+      }
+      host.removeAttribute("data-chart");
+      fetchCached("values", options.values_url + key, key).then(function (v) {
+        if (!state.chart || state.period !== s.period || state.borough !== s.borough) { return; }
+        HM.quadrant.render(chartEl, v, {
+          borough: s.borough, areaName: s.borough ? name : "", names: function (code) { return wm.properties(code) || {}; },
+          onSelect: function (code) { lastTrigger = $("f-chart"); selectWard(code, true, { chart: false }); },
+          onClose: function () { closeChart(); }
+        });
+        host.setAttribute("data-chart", s.period + "|" + s.borough);
+        $("hm-chart-title").focus({ preventScroll: true });
+      }).catch(function (e) {
+        if (!state.chart) { return; }
+        chartEl.innerHTML = '<div class="hm-chart-head"><h2 id="hm-chart-title" tabindex="-1">Need x response, ' + esc(name) +
+          '</h2><button type="button" class="hm-close" id="hm-chart-close" aria-label="Close the chart (Escape)">×</button></div>' +
+          '<p class="hm-note">' + esc(e.message) + "</p>";
+        $("hm-chart-close").addEventListener("click", function () { closeChart(); });
+        $("hm-chart-title").focus();
+      });
+    }
+    function closeChart() {
+      if (!state.chart) { if (chartEl.open) { chartEl.close(); } return; }
+      go({ chart: false });
+      $("f-chart").focus();
+    }
+    chartEl.addEventListener("cancel", function (e) { e.preventDefault(); closeChart(); });
 
     function showWard(focus) {
       var code = state.ward, period = state.period, key = period + "|" + code;
       var p = periodMeta(period);
-      var ctx = { code: code, period: p, layer: state.layer,
-        layerLabel: (layerMeta(state.layer) || {}).label };
+      var ctx = { code: code, period: p, layer: state.layer, tab: state.why ? "why" : "figures",
+        layerLabel: (layerMeta(state.layer) || {}).label, layerMeta: layerMeta,
+        onTab: function (tab) {
+          // a tab is part of the view (why=1), but switching it redraws nothing else
+          var why = tab === "why";
+          if (why !== state.why) {
+            state = Object.assign({}, state, { why: why });
+            history.pushState(null, "", window.location.pathname + "?" + toQuery(state));
+            host.setAttribute("data-view", toQuery(state));
+          }
+          if (why && !host.getAttribute("data-diagnostic")) { loadDiagnostic(code, $("hm-why-body"), "hm-ward-diag"); }
+        } };
       function draw(d) {
         current.ward = d;
+        panelArea = null;
+        host.removeAttribute("data-panel-area");
+        host.removeAttribute("data-diagnostic");
         ctx.wardsRanked = U.isNum(d.n_london) ? d.n_london : p && p.wards_ranked;
         HM.panel.render(panelBody, d, ctx);
         $("hm-panel-close").addEventListener("click", function () { closeWard(); });
         openPanel();
         if (focus) { var t = $("hm-panel-title"); if (t) { t.focus({ preventScroll: true }); } }
         host.setAttribute("data-panel-ward", code + "|" + period + "|" + state.layer);
+        if (ctx.tab === "why") { loadDiagnostic(code, $("hm-why-body"), "hm-ward-diag"); }
         drawBanner();
       }
       if (cache.ward[key]) { draw(cache.ward[key]); return; }
-      if (panel.hidden) {
+      if (panel.hidden || panelArea) {
         panelBody.innerHTML = '<div class="hm-panel-head"><div><h2 id="hm-panel-title" tabindex="-1">' +
           esc((wm.properties(code) || {}).ward_name || code) + '</h2><p class="hm-panel-sub">Loading…</p></div>' +
           '<button type="button" class="hm-close" id="hm-panel-close" aria-label="Close ward panel (Escape)">×</button></div>';
@@ -490,10 +702,11 @@
       say("Loading " + (periodMeta(s.period) || {}).title + "…");
       Promise.all(fetchFigures(s)).then(function (r) {
         if (toQuery(state) !== q) { return; }  // the view moved on while these loaded
-        var v = r[0], w = r[1], sameTable = w === current.worst;
+        var v = r[0], w = r[1], sameTable = w === current.worst && drawnResponse === s.response;
         current.values = v; current.worst = w;
         wm.setView({ values: v.wards || {}, classes: v.classes || [], borough: s.borough, worst: w.rows || [],
-          selected: s.ward, hotspots: s.hotspots, label: v.label || (layerMeta(s.layer) || {}).label, unit: v.unit || "" });
+          selected: s.ward, hotspots: s.hotspots, label: v.label || (layerMeta(s.layer) || {}).label, unit: v.unit || "",
+          describe: s.layer === NEED_RESPONSE ? describeNeedResponse(v) : null });
         wm.show();
         if (s.hotspots) { hotLegend.addTo(map); } else { hotLegend.remove(); }
         drawLegend(v);
@@ -505,7 +718,9 @@
         host.setAttribute("data-view", q);
       }).catch(function (e) { wm.show(); standing = "Could not load the map figures: " + e.message; say(""); });
 
-      if (s.ward) { showWard(!!how.focus); } else if (!panel.hidden) { closePanelView(); }
+      // the chart first: closing a modal dialog gives focus back to what opened it, before the panel takes it
+      if (s.chart) { openChart(); } else if (chartEl.open) { chartEl.close(); host.removeAttribute("data-chart"); }
+      if (s.ward) { showWard(!!how.focus); } else if (s.why) { showArea(!!how.focus); } else if (!panel.hidden) { closePanelView(); }
       markSelectedRow();
 
       map.invalidateSize({ pan: false });  // the banner above may just have appeared: fit to the real size
@@ -531,19 +746,19 @@
       render(how);
     }
 
-    function selectWard(code, focus) {
+    function selectWard(code, focus, also) {
       if (!wm.has(code)) { return; }
-      if (state.ward === code) {
+      if (state.ward === code && !also) {
         wm.flyToWard(code, covered(), true);
         if (focus) { var t = $("hm-panel-title"); if (t) { t.focus({ preventScroll: true }); } }
         return;
       }
-      go({ ward: code }, { fit: "ward", focus: focus });
+      go(Object.assign({ ward: code }, also || {}), { fit: "ward", focus: focus });
     }
     function closeWard() {
       if (!state.ward) { return; }
       var back = lastTrigger;
-      go({ ward: "" });
+      go({ ward: "", why: false });
       closePanelView();
       if (back && !document.body.contains(back) && back.getAttribute("data-ward")) {
         back = document.querySelector('#worst-rows tr[data-ward="' + back.getAttribute("data-ward") + '"]');
@@ -663,7 +878,9 @@
 
     // --- keyboard, history ------------------------------------------------------------------------------------------
     document.addEventListener("keydown", function (e) {
-      if (e.key === "Escape" && !panel.hidden && !e.defaultPrevented) { e.preventDefault(); closeWard(); }
+      if (e.key !== "Escape" || panel.hidden || e.defaultPrevented || chartEl.open) { return; }
+      e.preventDefault();
+      if (state.ward) { closeWard(); } else { closeArea(); }
     });
     window.addEventListener("popstate", function () {
       var r = readURL(), before = state;

@@ -134,6 +134,8 @@
       var lines = ["<strong>" + U.esc(p.ward_name) + "</strong>", U.esc(p.borough_name) + " &middot; " + U.esc(p.ward_code)];
       if (p.city_of_london) {
         lines.push("City of London: policed by the City of London Police, not the MPS");
+      } else if (view.describe && d) {  // a layer that words its own figures (need x response)
+        lines = lines.concat(view.describe(p.ward_code, d));
       } else if (d && d.suppressed) {  // a count from 1 to 4 (harmmap/disclosure.py)
         lines.push(U.esc(view.label) + ": <strong>" + U.esc(d.suppressed) + "</strong>");
       } else if (!d || !U.isNum(d.v)) {
