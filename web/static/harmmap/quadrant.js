@@ -141,7 +141,8 @@
     withheld.forEach(function (p) { h.push(point(p, x(p.need).toFixed(1), (plotB + STRIP / 2).toFixed(1), "diamond")); });
     h.push("</g></svg>");
 
-    var out = ['<div class="hm-chart-head"><h2 id="hm-chart-title" tabindex="-1">' + esc(title) + "</h2>" +
+    var out = [body.marking ? '<p class="hm-chart-marking" role="note" aria-label="Protective marking">' + esc(body.marking) + "</p>" : "",
+      '<div class="hm-chart-head"><h2 id="hm-chart-title" tabindex="-1">' + esc(title) + "</h2>" +
       '<button type="button" class="hm-close" id="hm-chart-close" aria-label="Close the chart (Escape)">×</button></div>'];
     out.push('<p class="hm-legend-family">' + esc(body.family_label || "Police response (diagnostic)") + "</p>");
     out.push('<p class="hm-muted" id="hm-chart-desc">Each ward: need across (its harm index score), police actions per 100 ' +

@@ -518,11 +518,12 @@
     function openPanel() {
       panel.hidden = false;
       document.body.classList.add("panel-open");
+      document.body.classList.toggle("panel-wide", !!state.why);  // room for the diagnostic's table
     }
     function closePanelView() {
       current.diagnostic = [];
       panel.hidden = true;
-      document.body.classList.remove("panel-open");
+      document.body.classList.remove("panel-open", "panel-wide");
       current.ward = null;
       panelArea = null;
       host.removeAttribute("data-panel-ward");
@@ -627,6 +628,7 @@
           var why = tab === "why";
           if (why !== state.why) {
             state = Object.assign({}, state, { why: why });
+            document.body.classList.toggle("panel-wide", why);
             history.pushState(null, "", window.location.pathname + "?" + toQuery(state));
             host.setAttribute("data-view", toQuery(state));
           }
