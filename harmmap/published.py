@@ -632,7 +632,14 @@ def _window(snap: Snapshot, period: Period, against: str) -> str | None:
     if against == "previous":
         return period.parsed.previous.label
     if against == "baseline":
-        return snap.baseline_label()
+        base = snap.baseline_label()
+        # counts are compared as totals over equal lengths of time, so only 12 months after the baseline
+        # year can be set against it (a month against a year would read as a fall of 90%)
+        if base is not None and not (len(period.parsed.months) == len(periods.parse(base).months)
+                                     and periods.parse(base).last < period.first_month):
+            raise BadRequest(f"against baseline compares 12 months with the baseline year {base}: choose a "
+                             f"financial year or rolling 12 months after it, not {period.label}")
+        return base
     raise BadRequest(f"against must be previous or baseline, not {against[:20]!r}")
 
 
