@@ -1,5 +1,6 @@
 """The analyst spatial API, ``/api``: OGC API – Features (Part 1 Core, Part 2 CRS), HarmMap's own harm
-queries (ranking, ward summary, point in ward, radius and polygon), and vector tiles of the wards.
+queries (ranking, ward summary, the diagnostic view, point in ward, radius and polygon), and vector tiles of
+the wards.
 
 Only published aggregates are read (``harm.current_*``, ``harm.publish``, ``geo.*``). Every response
 carries the protective marking and the synthetic label; every error is an RFC 9457 problem document.
@@ -43,4 +44,4 @@ def _cors(resp: Response) -> Response:
     return resp
 
 
-from web.api import features, harm, openapi, tiles  # noqa: E402,F401  (routes register on bp)
+from web.api import diagnostic, features, harm, openapi, tiles  # noqa: E402,F401  (routes register on bp)

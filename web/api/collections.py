@@ -9,8 +9,8 @@ Speed: a page is chosen from keys alone (``page`` below: index order, ``LIMIT``,
 ``after``), and only the rows on it are turned into GeoJSON, in PostGIS. Nothing counts the whole result
 set unless the request asks for it (``count=true``).
 
-Feature ids: a ward's GSS code (``E05013800``), a borough's (``E09000022``); in the harm index and
-indicator collections, the ward code and the period joined by ``_``, with the financial year's ``/``
+Feature ids: a ward's GSS code (``E05013800``), a borough's (``E09000022``); in the harm index,
+need-response and indicator collections, the ward code and the period joined by ``_``, with the financial year's ``/``
 written ``-`` so that the id is one URL path segment: ``E05013800_FY2025-26``, ``E05013800_2025-Q1``,
 ``E05013800_R12-2026-03``, ``E05013800_2025-03``.
 """
@@ -24,7 +24,7 @@ from datetime import date
 from psycopg import sql
 
 from harmmap import periods
-from harmmap.indicators import INDICATORS
+from harmmap.indicators import FAMILY_LABELS, INDICATORS, Indicator
 from web.api.common import CRS84, CRSS, EPSG4326, EPSG27700
 from web.errors import Problem
 
@@ -34,6 +34,8 @@ CURRENT_VINTAGE = 2022
 VINTAGE_SPANS = {2014: (date(2014, 5, 22), date(2018, 5, 3)), 2018: (date(2018, 5, 3), date(2022, 5, 5)),
                  2022: (date(2022, 5, 5), None)}
 LONDON_BBOX_CRS84 = (-0.5104, 51.2868, 0.334, 51.6919)
+#: Collections whose features are one 2022 ward in one period (feature id ``E05013800_FY2025-26``).
+PERIOD_KINDS = ("harm", "indicator", "response")
 
 
 @dataclass(frozen=True)
@@ -64,22 +66,24 @@ class Collection:
     needs_index: bool = False
     #: constant temporal extent for the collection document, (start, end) or None
     interval: tuple[str | None, str | None] | None = None
-    kind: str = "ward"           # ward | borough | harm | indicator
+    kind: str = "ward"           # ward | borough | harm | indicator | response
     #: the main table alone (alias t), enough to choose a page when no restriction needs the joined tables
     key_source: str | None = None
     #: the geometry's source (GEOMETRY_SOURCES) and the expression naming a row's geometry in it
     geom_group: str = "ward-2022"
     gid: str = "w.ward_code"
+    #: an indicator collection's indicator (its family, caveat and second family come from it)
+    indicator: Indicator | None = None
 
     def feature_id(self, key: tuple) -> str:
-        if self.kind in ("harm", "indicator"):
+        if self.kind in PERIOD_KINDS:
             period, ward = key
             return f"{ward}_{period.replace('/', '-')}"
         return str(key[0])
 
     def parse_id(self, text: str) -> tuple | None:
         """The key a feature id names, or None if it cannot name a feature of this collection."""
-        if self.kind in ("harm", "indicator"):
+        if self.kind in PERIOD_KINDS:
             m = re.fullmatch(r"(E05\d{6})_(\d{4}-\d{2}|\d{4}-Q[1-4]|FY\d{4}-\d{2}|R12-\d{4}-\d{2})", text)
             if not m:
                 return None
@@ -136,8 +140,7 @@ _HARM_PROPS = _PERIOD_PROPS + (
     Prop("synthetic", "t.synthetic", "boolean", True, "true when a synthetic indicator went into the score"),
 )
 
-_INDICATOR_PROPS = _PERIOD_PROPS + (
-    Prop("indicator", "t.indicator"),
+_INDICATOR_FIGURES = (
     Prop("value", "t.value", "number", description="count, pounds, or agreeing respondents (PAS)"),
     Prop("rate_per_1000", "t.rate_per_1000", "number", description="per 1,000 Census 2021 residents"),
     Prop("respondents", "t.respondents", "integer", description="PAS only"),
@@ -158,6 +161,74 @@ _INDICATOR_PROPS = _PERIOD_PROPS + (
     Prop("yoy_p", "t.yoy_p", "number"),
     Prop("yoy_trend", "t.yoy_trend", filterable=True),
     Prop("synthetic", "t.synthetic", "boolean", True, "true when loaded from synthetic files"),
+)
+
+
+
+def _indicator_props(ind: Indicator) -> tuple[Prop, ...]:
+    """An indicator collection's properties: the indicator and its family (with the second family PAS
+    "problem" is read in, and possession's caveat), then its figures. The family and the caveat are the
+    same in every feature of the collection: bound parameters (``Collection.static``), not SQL text."""
+    own = [Prop("indicator", "t.indicator"),
+           Prop("family", "%(family)s::text",
+                description="need (harm), response (police activity: a diagnostic, not harm and not a target) "
+                            "or confidence (the strategy's targets)")]
+    if ind.also:
+        own.append(Prop("also_family", "%(also_family)s::text",
+                        description="the other family this indicator is read in (said wherever it appears twice)"))
+    if ind.caveat:
+        own.append(Prop("caveat", "%(caveat)s::text", description="read the figures with this caution"))
+    return _PERIOD_PROPS + tuple(own) + _INDICATOR_FIGURES
+
+
+def _indicator_static(ind: Indicator) -> dict[str, str]:
+    out = {"indicator": ind.slug, "family": ind.family}
+    if ind.also:
+        out["also_family"] = ind.also
+    if ind.caveat:
+        out["caveat"] = ind.caveat
+    return out
+
+
+def _indicator_description(ind: Indicator) -> str:
+    """The family first, as every surface names it; then what a response indicator is for, the caveat and
+    the second family where there is one."""
+    text = (f"{FAMILY_LABELS[ind.family]}. The published indicator {ind.slug} ({ind.label}, {ind.kind}) of every "
+            "2022 ward in every period it is published for: figure, rate, uncertainty, contribution to the harm "
+            "index, trends. Feature id: ward code and period, e.g. E05013800_FY2025-26.")
+    if ind.family == "response":
+        text += (" Police activity is a diagnostic, not a target and not harm: it is not in the harm index unless "
+                 "its weights put it there (the harm-index collection says so), and it is read against need in "
+                 "the need-response collection.")
+    if ind.also:
+        text += f" Also read as {FAMILY_LABELS[ind.also].lower()}: the same figures, in both families."
+    if ind.caveat:
+        text += f" Caution: {ind.caveat}"
+    return text
+
+
+#: Police activity against need per 2022 ward and period (harm.current_response, level 'ward'): the area
+#: code is the ward's, so these restate _PERIOD_PROPS on t.area_code.
+_RESPONSE_PROPS = tuple(Prop(p.name, "t.area_code", p.type, p.filterable, p.description) if p.name == "ward_code"
+                        else p for p in _PERIOD_PROPS) + (
+    Prop("activity", "t.activity", "number",
+         description="police actions counted in the period (the indicators in activity_indicators)"),
+    Prop("activity_indicators", "array_to_string(p.activity, ',')",
+         description="the response indicators counted as activity: those covering every month of the period"),
+    Prop("trafficking", "t.trafficking", "number", description="recorded drug trafficking offences (the need)"),
+    Prop("per_100", "t.per_100", "number",
+         description="police actions per 100 recorded trafficking offences; null with none recorded"),
+    Prop("per_100_lo", "t.per_100_lo", "number",
+         description="exact 95% interval, low (Clopper-Pearson on activity / (activity + trafficking))"),
+    Prop("per_100_hi", "t.per_100_hi", "number", description="exact 95% interval, high"),
+    Prop("vs_london", "t.vs_london", filterable=True,
+         description="higher, lower, similar (London's rate inside the interval) or too_few"),
+    Prop("need_level", "t.need_level", filterable=True,
+         description="high (need deciles 1-3 in London), middle, low (deciles 8-10) or unranked"),
+    Prop("quadrant", "t.quadrant", filterable=True,
+         description="tasking_candidate (high need, response lower than London's), possible_over_attention (low "
+                     "need, response higher), need_and_response_high, low_need_low_response or no_signal"),
+    Prop("synthetic", "t.synthetic", "boolean", True, "true when synthetic activity went into the figures"),
 )
 
 _PERIOD_SOURCE = ("{table} t JOIN harm.current_period p ON p.version = t.version AND p.period = t.period "
@@ -204,23 +275,36 @@ def _build() -> dict[str, Collection]:
         id="harm-index", title="Harm index per ward and period",
         description=("The published harm index of every 2022 ward in every period (months, quarters, financial "
                      "years, rolling 12 months): score, London and borough rank and decile, Gi* hotspot and "
-                     "Local Moran class. Filter with period=FY2025/26. Feature id: ward code and period, "
-                     "e.g. E05013800_FY2025-26."),
+                     "Local Moran class. By default the index is built from need (harm) indicators only; this "
+                     "document's weight_families say which families the published weights draw on, and "
+                     "response_note says so when police activity is weighted in. Filter with period=FY2025/26. "
+                     "Feature id: ward code and period, e.g. E05013800_FY2025-26."),
         source=_PERIOD_SOURCE.format(table="harm.current_ward_index"), where="t.version = %(version)s",
         key_source="harm.current_ward_index t",
         keys=("t.period", "t.ward_code"), geom="w.geom", props=_HARM_PROPS, temporal=_PERIOD_TIME,
         needs_index=True, kind="harm"))
+    out.append(Collection(
+        id="need-response", title="Police response against need per ward and period",
+        description=("Police activity (closures, network disruptions, asset seizures, drug searches) per 100 "
+                     "recorded drug trafficking offences, for every MPS-policed 2022 ward in every period it is "
+                     "published for, with its exact 95% interval, how it compares with London's rate, the ward's "
+                     "need level and its place on need x response. A diagnostic, not a target: high need with "
+                     "response lower than London's is a candidate for tasking; low need with response higher is "
+                     "named as possible over-attention. Police activity is never counted as harm by default. "
+                     "Filter with period=FY2025/26. Feature id: ward code and period, e.g. E05013800_FY2025-26."),
+        source=("harm.current_response t JOIN harm.current_period p ON p.version = t.version AND p.period = t.period "
+                "JOIN geo.ward w ON w.vintage = 2022 AND w.ward_code = t.area_code"),
+        where="t.version = %(version)s AND t.level = 'ward'", key_source="harm.current_response t",
+        keys=("t.period", "t.area_code"), geom="w.geom", props=_RESPONSE_PROPS, temporal=_PERIOD_TIME,
+        needs_index=True, kind="response", gid="w.ward_code"))
     for ind in INDICATORS:
         out.append(Collection(
-            id=f"indicator-{ind.slug}", title=f"{ind.label} per ward and period",
-            description=(f"The published indicator {ind.slug} ({ind.label}, {ind.kind}) of every 2022 ward in "
-                         "every period it is published for: figure, rate, uncertainty, contribution to the harm "
-                         "index, trends. Feature id: ward code and period, e.g. E05013800_FY2025-26."),
+            id=f"indicator-{ind.slug}", title=f"{ind.label} per ward and period", description=_indicator_description(ind),
             source=_PERIOD_SOURCE.format(table="harm.current_ward_indicator"),
             key_source="harm.current_ward_indicator t",
-            where="t.version = %(version)s AND t.indicator = %(indicator)s", static={"indicator": ind.slug},
-            keys=("t.period", "t.ward_code"), geom="w.geom", props=_INDICATOR_PROPS, temporal=_PERIOD_TIME,
-            needs_index=True, kind="indicator"))
+            where="t.version = %(version)s AND t.indicator = %(indicator)s", static=_indicator_static(ind),
+            keys=("t.period", "t.ward_code"), geom="w.geom", props=_indicator_props(ind), temporal=_PERIOD_TIME,
+            needs_index=True, kind="indicator", indicator=ind))
     return {c.id: c for c in out}
 
 
@@ -400,7 +484,7 @@ def page_source(q: Query) -> str:
 
 
 def _id_sql(c: Collection) -> sql.Composable:
-    if c.kind in ("harm", "indicator"):
+    if c.kind in PERIOD_KINDS:
         return sql.SQL("(pg.k1 || '_' || replace(pg.k0, '/', '-'))")
     return sql.SQL("pg.k0::text")
 

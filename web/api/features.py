@@ -17,12 +17,15 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, render_template, request, url_for
 
+from harmmap import published
+from harmmap.indicators import FAMILY_LABELS
 from harmmap.published import Snapshot
 from web import answer, services
 from web.api import bp
 from web.api.collections import COLLECTIONS, LONDON_BBOX_CRS84, Collection, Query, count_sql, extent_sql, \
     geometry_sql, page_sql, parse_filter
 from web.api.common import CRS84, CRSS, EPSG27700, crs_uri, now_stamp, parse_bbox, parse_datetime
+from web.api.harm import weight_families
 from web.params import bool_arg, check_params, int_arg
 from web.errors import NotFound, Problem
 
@@ -187,7 +190,30 @@ def collection_doc(snap: Snapshot, c: Collection) -> dict[str, Any]:
     interval = _temporal(snap, c)
     if interval is not None:
         doc["extent"]["temporal"] = {"interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    doc.update(families(snap, c))
     return doc
+
+
+def families(snap: Snapshot, c: Collection) -> dict[str, Any]:
+    """What a collection document says about the strategy's families: an indicator's family (its second
+    family and caveat where it has them); for the harm index, the families its published weights draw on
+    and, when police activity is weighted in, the response note (docs/methodology.md)."""
+    ind = c.indicator
+    if ind is not None:
+        out: dict[str, Any] = {"family": ind.family, "family_label": FAMILY_LABELS[ind.family]}
+        if ind.also:
+            out.update(also_family=ind.also, also_family_label=FAMILY_LABELS[ind.also])
+        if ind.caveat:
+            out["caveat"] = ind.caveat
+        return out
+    if c.kind == "harm":
+        weights = {k: w for k, w in (snap.weights or {}).items() if w > 0}
+        return {"weights": {k: round(w, 4) for k, w in sorted(weights.items(), key=lambda kw: (-kw[1], kw[0]))},
+                "weight_families": weight_families(weights), "response_note": published.response_note(weights)}
+    if c.kind == "response":
+        return {"families": ["need", "response"],
+                "note": "A diagnostic, not a target: police activity set against need, never counted as harm."}
+    return {}
 
 
 @bp.get("/collections")

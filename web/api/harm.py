@@ -2,7 +2,8 @@
 
 - ``GET /api/harm/worst``: the worst wards of a period, London-wide or in a borough, with the index, its
   components, decile, hotspot class and trend (``harmmap.published``, the same rule as the map and
-  ``harmmap index show``);
+  ``harmmap index show``), ranked by need, with each ward's police response beside it (never in its rank);
+- ``GET /api/harm/diagnostic``: why did confidence move here? (web/api/diagnostic.py);
 - ``GET /api/harm/wards/{code}``: one ward's full summary and time series (``harmmap.published``);
 - ``GET /api/wards/at``: a point (lon/lat, or easting/northing) to its ward in every vintage and the 2022
   ward's summary; ``POST /api/wards/at``: up to 10,000 points at once;
@@ -19,7 +20,7 @@ import shapely
 from flask import Response, request
 
 from harmmap import db, published
-from harmmap.indicators import INDICATORS
+from harmmap.indicators import BY_SLUG, FAMILIES, INDICATORS
 from harmmap.published import Snapshot, WorstRule, number
 from web import answer, disclosure, services
 from web.api import bp
@@ -36,6 +37,10 @@ GB_LONLAT = (-9.0, 49.75, 2.0, 61.0)
 GB_METRES = (0.0, 0.0, 700_000.0, 1_300_000.0)
 #: Indicators shared out by area: counts and pounds (a survey percentage cannot be split by area).
 APPORTIONED = tuple(i.slug for i in INDICATORS if i.kind in ("count", "value"))
+#: How the worst list is ordered, and what the response beside each ward is.
+ORDER_NOTE = ("Ranked by the harm index (need, unless response_note says police activity is weighted in). Each "
+              "ward's response is police activity per 100 recorded trafficking offences, beside it and not in its "
+              "rank: a diagnostic, not a target.")
 APPORTION_NOTE = ("Counts are shared out by area: a ward's count times the share of the ward's area inside the "
                   "query area. That assumes events are spread evenly over the ward; treat the figures as estimates.")
 
@@ -84,6 +89,23 @@ def _ward_place(r: dict) -> dict[str, Any]:
 
 # --- ranking -------------------------------------------------------------------------------------
 
+def response_entry(figure: published.ResponseFigure | None, text: str) -> dict[str, Any] | None:
+    """Police activity against need as the API gives it beside a ward (None: not computed for the period).
+    The read model has hidden what the reader may not see (``hidden``: the counts, with the rate and its
+    interval that would give them back); ``suppressed`` then says so in the reader's words."""
+    if figure is None:
+        return None
+    return {"per_100": figure.per_100, "interval": [figure.per_100_lo, figure.per_100_hi],
+            "activity": figure.activity, "trafficking": figure.trafficking, "vs_london": figure.vs_london,
+            "quadrant": figure.quadrant, "hidden": list(figure.hidden), "suppressed": text if figure.hidden else None}
+
+
+def weight_families(weights: dict[str, float]) -> list[str]:
+    """The families a set of index weights draws on, in the strategy's order (need only, by default)."""
+    drawn = {BY_SLUG[k].family for k, w in weights.items() if w > 0 and k in BY_SLUG}
+    return [f for f in FAMILIES if f in drawn]
+
+
 def _trend(current: float | None, before: float | None) -> dict[str, Any]:
     change = None if current is None or before is None else round(current - before, 3)
     word = None if change is None else ("up" if change > 0 else "down" if change < 0 else "no_change")
@@ -103,10 +125,11 @@ def worst() -> Response:
         period = period_of(snap, arg("period"))
         etag = answer.validate(snap, fmt, synthetic=bool(period.synthetic))
         borough = snap.borough(arg("borough")) if arg("borough") else None
-        result = snap.worst(period, rule, borough=borough, contributors=len(INDICATORS),
-                            disclosure=disclosure.current())
+        shown = disclosure.current()
+        result = snap.worst(period, rule, borough=borough, contributors=len(INDICATORS), disclosure=shown)
         p = period.parsed
         before = snap.score_history([r.ward_code for r in result.rows], [p.previous.label, p.year_before.label])
+        response = snap.ward_responses(period, shown)
     rows = []
     for i, r in enumerate(result.rows, start=1):
         rows.append({
@@ -118,6 +141,7 @@ def worst() -> Response:
             "lisa_cluster": r.lisa_cluster, "synthetic": r.synthetic,
             "components": [{"indicator": s, "label": published.indicator_label(s), "points": round(pts, 3)}
                            for s, pts in r.top_contributions],
+            "response": response_entry(response.get(r.ward_code), shown.text),
             "trend": {"previous_period": {"period": p.previous.label,
                                           **_trend(r.score, before.get((r.ward_code, p.previous.label)))},
                       "year_before": {"period": p.year_before.label,
@@ -132,7 +156,8 @@ def worst() -> Response:
         "rule": rule.mode, "n": rule.n, "threshold": rule.threshold,
         "borough": {"code": borough.code, "name": borough.name} if borough else None,
         "n_ranked": result.n_ranked, "note": result.note, "weights": result.weights, "dropped": result.dropped,
-        "synthetic_indicators": result.synthetic_indicators, "wards": rows,
+        "weight_families": weight_families(result.weights), "response_note": published.response_note(result.weights),
+        "order": ORDER_NOTE, "synthetic_indicators": result.synthetic_indicators, "wards": rows,
     }
     return answer.json(body, snap, etag, synthetic=result.synthetic)
 
@@ -141,14 +166,25 @@ def _worst_csv(rows: list[dict], snap: Snapshot, etag: str, synthetic: bool) -> 
     marking = services().settings.protective_marking
     return answer.csv(
         ["position", "ward_code", "ward_name", "borough_name", "score", "rank_london", "decile_london", "hotspot",
-         "lisa_cluster", "components", "score_change_previous", "score_change_year", "synthetic",
+         "lisa_cluster", "components", "score_change_previous", "score_change_year", "response_per_100",
+         "response_per_100_lo", "response_per_100_hi", "response_vs_london", "response_quadrant", "synthetic",
          "protective_marking"],
         [(r["position"], r["ward_code"], r["ward_name"], r["borough_name"], r["score"], r["rank_london"],
           r["decile_london"], r["hotspot"], r["lisa_cluster"],
           "; ".join(f"{c['indicator']} {c['points']:.1f}" for c in r["components"]),
-          r["trend"]["previous_period"]["change"], r["trend"]["year_before"]["change"], r["synthetic"], marking)
+          r["trend"]["previous_period"]["change"], r["trend"]["year_before"]["change"],
+          *_response_cells(r["response"]), r["synthetic"], marking)
          for r in rows],
         snap, etag, synthetic=synthetic, lineterminator="\n")
+
+
+def _response_cells(entry: dict[str, Any] | None) -> tuple[Any, ...]:
+    if entry is None:
+        return (None,) * 5
+    hidden = entry["suppressed"]
+    lo, hi = entry["interval"]
+    return (hidden or entry["per_100"], None if hidden else lo, None if hidden else hi, entry["vs_london"],
+            entry["quadrant"])
 
 
 # --- one ward ------------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ from typing import Any
 
 from flask import Response, request
 
+from harmmap.indicators import FAMILIES, FAMILY_LABELS, by_family
 from web import answer
 from web.api import bp
 from web.api.collections import COLLECTIONS, Collection
+from web.api.diagnostic import AGAINST, NOTE as DIAGNOSTIC_NOTE, UNITS as CHANGE_UNITS
 from web.api.common import CRS84, CRSS
 from web.params import check_params
 from web.api.features import DEFAULT_LIMIT, GEOJSON, MAX_LIMIT, MAX_OFFSET, OPENAPI_JSON, html_page
@@ -65,6 +67,75 @@ SCHEMAS: dict[str, Any] = {
                                          "numberReturned": {"type": "integer", "minimum": 0}, **_MARKED}},
     "marked": {"type": "object", "required": ["marking", "synthetic"], "properties": _MARKED},
 }
+
+#: The strategy's three families, as the document and every collection name them.
+FAMILIES_TEXT = " ".join(
+    f"{FAMILY_LABELS[f]}: {', '.join(i.slug for i in by_family(f))}." for f in FAMILIES)
+_N = {"type": "number", "nullable": True}
+_CHANGE = {
+    "type": "object",
+    "description": "One indicator's change over the window. " + " ".join(
+        f"{kind}: {unit}." for kind, unit in CHANGE_UNITS.items()) + " A count this reader may not see exactly "
+        "has suppressed set (\"fewer than 5\"), the hidden side null (before_suppressed / after_suppressed), and "
+        "no change, interval or p-value.",
+    "required": ["indicator", "label", "family", "kind", "before", "after", "change", "lo", "hi", "p",
+                 "significant", "direction", "suppressed"],
+    "properties": {
+        "indicator": {"type": "string"}, "label": {"type": "string"},
+        "family": {"$ref": "#/components/schemas/family"}, "family_label": {"type": "string", "nullable": True},
+        "also": {"type": "string", "description": "the other family this indicator is read in (empty: none)"},
+        "caveat": {"type": "string", "description": "read the figures with this caution"},
+        "kind": {"type": "string", "enum": ["count", "value", "survey"]},
+        "unit": {"type": "string", "nullable": True},
+        "before": {**_N, "description": "PAS: % agreeing; counts: the earlier period's total"},
+        "after": {**_N, "description": "PAS: % agreeing; counts: this period's total"},
+        "change": _N, "lo": {**_N, "description": "95% interval, low"}, "hi": {**_N, "description": "95% interval, high"},
+        "p": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},
+        "tested": {"type": "boolean", "nullable": True},
+        "significant": {"type": "boolean", "nullable": True, "description": "p below alpha (null: not tested)"},
+        "direction": {"type": "string", "enum": ["up", "down", "same", "unknown"]},
+        "suppressed": {"type": "string", "nullable": True,
+                       "description": "set (\"fewer than 5\") when a count of this row is hidden from this reader"},
+        "before_suppressed": {"type": "string"}, "after_suppressed": {"type": "string"},
+        "respondents_before": {"type": "integer", "nullable": True,
+                               "description": "PAS respondents (the test uses respondents / design_effect)"},
+        "respondents_after": {"type": "integer", "nullable": True},
+    },
+}
+_MONTH = {"type": "string", "nullable": True, "pattern": "^\\d{4}-\\d{2}$"}
+SCHEMAS.update({
+    "family": {"type": "string", "enum": list(FAMILIES), "description": FAMILIES_TEXT},
+    "change": _CHANGE,
+    "diagnostic": {
+        "type": "object",
+        "description": DIAGNOSTIC_NOTE,
+        "required": ["marking", "synthetic", "attribution", "version", "area", "window", "design_effect", "summary",
+                     "note", "changes", "london", "disclosure"],
+        "properties": {
+            **_MARKED, "synthetic_note": {"type": "string"}, "attribution": {"type": "string"},
+            "version": {"type": "integer"},
+            "area": {"type": "object", "required": ["level", "code", "name"],
+                     "properties": {"level": {"type": "string", "enum": ["london", "borough", "ward"]},
+                                    "code": {"type": "string", "description": "london, an E09 or an E05 code"},
+                                    "name": {"type": "string"}}},
+            "window": {"type": "object", "required": ["period", "against", "against_period"],
+                       "properties": {"period": {"type": "string"}, "first_month": _MONTH, "last_month": _MONTH,
+                                      "against": {"type": "string", "enum": list(AGAINST)},
+                                      "against_period": {"type": "string", "nullable": True,
+                                                         "description": "null: not published, nothing compared"},
+                                      "against_first_month": _MONTH, "against_last_month": _MONTH}},
+            "design_effect": {"type": "number", "description": "PAS design effect: the effective sample size "
+                                                               "is respondents divided by it"},
+            "alpha": {"type": "number"},
+            "summary": {"type": "string", "description": "what moved together, in words; never a cause"},
+            "note": {"type": "string"},
+            "changes": {"type": "array", "items": {"$ref": "#/components/schemas/change"}},
+            "london": {"type": "array", "items": {"$ref": "#/components/schemas/change"},
+                       "description": "London's need changes over the same window, for comparison"},
+            "disclosure": _ANY_OBJECT,
+        },
+    },
+})
 
 
 def _param(name: str, description: str, schema: dict[str, Any], *, where: str = "query",
@@ -192,6 +263,11 @@ def document(server: str) -> dict[str, Any]:
     paths.update({
         "/harm/worst": {"get": {
             "tags": harm, "summary": "The worst-affected wards of a period (London or a borough)",
+            "description": ("Ranked by the harm index, which the default weights build from need only "
+                            "(weight_families; response_note says so when police activity is weighted in). Each "
+                            "ward carries its police response beside it, not in its rank: activity per 100 "
+                            "recorded trafficking offences with its exact 95% interval, compared with London "
+                            "(vs_london), and its need x response quadrant; a diagnostic, not a target."),
             "operationId": "worst",
             "parameters": [_param("f", "json or csv", {"type": "string", "enum": ["json", "csv"]}), _ref("period"),
                            _param("borough", "Borough name or E09 code", {"type": "string", "maxLength": 60}),
@@ -203,6 +279,25 @@ def document(server: str) -> dict[str, Any]:
             "responses": _responses({"description": "Ranked wards", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/marked"}},
                 "text/csv": {"schema": {"type": "string"}}}})}},
+        "/harm/diagnostic": {"get": {
+            "tags": harm, "summary": "Why did confidence move here? The diagnostic view (diagnostic, not a target)",
+            "description": ("For London, a borough or a 2022 ward: the change in each PAS measure (points, 95% "
+                            "interval, significance at the survey's effective sample size) beside the change in "
+                            "each police response and need indicator over the same months (exact tests), "
+                            "London's need changes, and a summary of what moved together. This is a diagnostic, "
+                            "not a target: police activity helps explain a change in confidence and is never "
+                            "counted as harm; the summary never claims a cause. The window is the period against "
+                            "the one before it (previous), or 12 months against the strategy's baseline year "
+                            "(baseline; a month or a quarter cannot be set against a year: 400)."),
+            "operationId": "diagnostic",
+            "parameters": [_param("area", "london (default), a borough name or E09 code, or a 2022 ward E05 code; "
+                                          "an unknown one is a 404", {"type": "string", "maxLength": 60}),
+                           _ref("period"),
+                           _param("against", "previous (default): the period before, of the same length; baseline: "
+                                             "the strategy's baseline financial year",
+                                  {"type": "string", "enum": list(AGAINST), "default": "previous"})],
+            "responses": _responses(_json("diagnostic", "The diagnostic, with the marking and the synthetic label",
+                                          html=False))}},
         "/harm/wards/{code}": {"get": {
             "tags": harm, "summary": "One ward's full summary and month series", "operationId": "ward",
             "parameters": [_param("code", "2022 ward GSS code (E05...)", {"type": "string"}, where="path",
@@ -257,11 +352,23 @@ def document(server: str) -> dict[str, Any]:
                  "description": ("OGC API - Features (Part 1 Core, Part 2 CRS) over London's wards, boroughs, the "
                                  "harm index and each indicator per ward and period, plus HarmMap's own queries and "
                                  "vector tiles. Every response carries the protective marking; data marked synthetic "
-                                 "is synthetic. Errors are RFC 9457 problem details."),
+                                 "is synthetic. Errors are RFC 9457 problem details.\n\n"
+                                 "Indicators come in the force strategy's three families, and every indicator "
+                                 "collection says which (family, in its description, document and features). "
+                                 + FAMILIES_TEXT + " The default harm index is built from need only; police "
+                                 "response is a diagnostic, not a target: it is shown against need (the need-response "
+                                 "collection, and beside each ward in /harm/worst) and beside changes in confidence "
+                                 "(/harm/diagnostic), and enters the index only by explicit weights, which the "
+                                 "harm-index collection then states (weight_families, response_note). Drug possession "
+                                 "offences carry a caveat: they are sensitive to proactive policing. The PAS measure "
+                                 "'drug use or dealing is a problem' is need and also read as confidence."),
                  "license": {"name": "Open Government Licence v3.0",
                              "url": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}},
         "servers": [{"url": server}],
-        "tags": [{"name": "Capabilities"}, {"name": "Features"}, {"name": "Harm queries"}, {"name": "Tiles"}],
+        "tags": [{"name": "Capabilities"}, {"name": "Features"},
+                 {"name": "Harm queries", "description": "Rankings by need with the response beside them, one ward in "
+                                                         "full, the diagnostic view, point in ward, radius and polygon"},
+                 {"name": "Tiles"}],
         "paths": paths,
         "components": {"schemas": SCHEMAS, "parameters": PARAMETERS},
     }
