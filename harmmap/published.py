@@ -709,19 +709,30 @@ def _response_figure(r: dict[str, Any], code: str, name: str, disclosure: Disclo
 def _borough_response(snap: Snapshot, period: Period, borough: Borough,
                       disclosure: Disclosure | None) -> BoroughResponse:
     """The quadrants are decided at publish (harm.quadrant: never claimed on noise); this only picks the
-    borough's wards in the two that tasking acts on, and hides what ``disclosure`` hides."""
+    borough's wards in the two that tasking acts on, and hides what ``disclosure`` hides, including a total
+    of police actions (a ward's or the borough's) that would give back a part shown as "fewer than 5"
+    (:func:`_activity_gives_back`: the borough's parts are on the same page, in its diagnostic)."""
     params = {"version": snap.version, "period": period.label, "borough": borough.code}
     counted_row = snap.conn.execute(db.query("response_counted"), params).fetchone()
     counted = list((counted_row or {}).get("activity") or [])
     area = snap.response(period, "borough", borough.code)
     london = snap.response(period, "london", "london")
+    hide = _totals_hidden(snap, period, disclosure)
     wards = [_response_figure(r, r["ward_code"], r["ward_name"], disclosure)
              for r in snap.conn.execute(db.query("response_borough_wards"), params)]
+    wards = [_hide_activity(w) if w.code in hide else w for w in wards]
     over = [w for w in wards if w.quadrant == "possible_over_attention"]
     over.sort(key=lambda w: (w.per_100 is None, -(w.per_100 or 0.0), w.name))
+    area_figure = _response_figure(area, borough.code, borough.name, disclosure) if area else None
+    if area_figure is not None:
+        parts = [float(r["value"] or 0) for r in snap.conn.execute(
+                     db.query("diagnostic_area"), {"version": snap.version, "level": "borough", "code": borough.code,
+                                                   "periods": [period.label]})
+                 if r["indicator"] in counted]
+        if _activity_gives_back(parts, disclosure):
+            area_figure = _hide_activity(area_figure)
     return BoroughResponse(
-        period=period, borough=borough, counted=counted,
-        area=_response_figure(area, borough.code, borough.name, disclosure) if area else None,
+        period=period, borough=borough, counted=counted, area=area_figure,
         london=_response_figure(london, "london", "London", disclosure) if london else None,
         tasking_candidates=[w for w in wards if w.quadrant == "tasking_candidate"], over_attention=over)
 
