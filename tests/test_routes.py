@@ -62,6 +62,7 @@ ROUTES = [
     Route("401  ok   ok   ok   ok", PAGE, "GET", "/map/worst.json", f"/map/worst.json?period={PERIOD}"),
     Route("401  ok   ok   ok   ok", PAGE, "GET", "/map/ward/<ward_code>.json", f"/map/ward/{GIPSY_HILL}.json"),
     Route("401  ok   ok   ok   ok", PAGE, "GET", "/map/search", "/map/search?q=brixton"),
+    Route("401  ok   ok   ok   ok", PAGE, "GET", "/map/diagnostic.json", "/map/diagnostic.json?area=Lambeth"),
     # sergeant: the A4 briefings (an unknown borough: access is decided before a 26-page PDF is drawn)
     Route("401  403  ok   ok   ok", PAGE, "GET", "/brief/ward/<code>.pdf", f"/brief/ward/{GIPSY_HILL}.pdf"),
     Route("401  403  ok   ok   ok", PAGE, "GET", "/brief/ward/<code>", f"/brief/ward/{GIPSY_HILL}", status=308),
@@ -79,6 +80,7 @@ ROUTES = [
           f"/api/collections/wards/items/{GIPSY_HILL}"),
     Route("401  403  403  ok   ok", API, "GET", "/api/harm/worst"),
     Route("401  403  403  ok   ok", API, "GET", "/api/harm/wards/<code>", f"/api/harm/wards/{GIPSY_HILL}"),
+    Route("401  403  403  ok   ok", API, "GET", "/api/harm/diagnostic", "/api/harm/diagnostic?area=Lambeth"),
     Route("401  403  403  ok   ok", API, "GET", "/api/wards/at", "/api/wards/at?x=531000&y=178000"),
     Route("401  403  403  ok   ok", API, "POST", "/api/wards/at", json=AT_CHARING_CROSS),
     Route("401  403  403  ok   ok", API, "GET", "/api/wards/near",
