@@ -34,7 +34,7 @@ from web.db import connection
 from web.errors import NoIndex, NotFound, Problem
 
 #: Part of every ETag: change it when a response's shape changes, so no client keeps an old body.
-FORMAT = "answer-1"
+FORMAT = "answer-2"
 
 #: Cache-Control for marked data: a browser keeps it but asks each time; no shared cache stores it.
 REVALIDATE = "private, max-age=0, must-revalidate"
