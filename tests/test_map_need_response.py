@@ -94,7 +94,8 @@ def test_meta_layers_carry_their_family_label_and_caveat(viewer, demo_index):
     assert nr["synthetic"] is True      # the demo's police activity is synthetic
     # the layer is offered for exactly the periods with response figures, and each period says whether its
     # weights put police activity into the index (not by default)
-    with_response = {r["period"] for r in query(demo_index.settings, "SELECT DISTINCT period FROM harm.current_response")}
+    with_response = {r["period"] for r in query(demo_index.settings,
+                                                "SELECT DISTINCT period FROM harm.current_response")}
     for p in meta["periods"]:
         assert ("need_response" in p["layers"]) == (p["period"] in with_response), p["period"]
         assert p["response_note"] is None

@@ -21,7 +21,8 @@ PERIOD = "FY2025/26"
 LAMBETH = "E09000022"
 VIEW_READY = "document.getElementById('map-container').dataset.view === location.search.slice(1)"
 PANEL_READY = "(code) => (document.getElementById('map-container').dataset.panelWard || '').startsWith(code + '|')"
-DIAGNOSTIC_READY = "(area) => (document.getElementById('map-container').dataset.diagnostic || '').startsWith(area + '|')"
+DIAGNOSTIC_READY = ("(area) => (document.getElementById('map-container').dataset.diagnostic || '')"
+                    ".startsWith(area + '|')")
 
 
 def query(url: str) -> dict[str, str]:
@@ -93,7 +94,8 @@ def test_layer_picker_groups_the_layers_under_the_three_families(page, live_serv
         want = [layer["id"] for layer in meta["layers"] if layer["family"] == family["id"]]
         got = options.evaluate_all("os => os.map(o => o.value)")
         assert sorted(got) == sorted(want)
-    assert page.locator("#f-layer optgroup[data-family='response'] option").first.get_attribute("value") == "need_response"
+    first = page.locator("#f-layer optgroup[data-family='response'] option").first
+    assert first.get_attribute("value") == "need_response"      # the view before its parts
     assert "also an outcome" in page.locator("#f-layer option[value='pas_drug_problem']").inner_text()
     # the legend names the family of the layer shown, and a caveat where one applies
     assert page.locator("#hm-legend-family").inner_text().lower() == "need (harm)"
@@ -214,7 +216,8 @@ def test_the_worst_list_shows_the_response_beside_each_ward_when_asked(page, liv
 
 
 def test_an_index_with_police_activity_weighted_in_says_so(ctx, page, live_server):
-    note = "This index includes police activity (Crack house closures) by explicit weights: wards rank higher where the police already act."
+    note = ("This index includes police activity (Crack house closures) by explicit weights: wards rank higher "
+            "where the police already act.")
 
     def with_note(route):
         if "/map/worst.json" in route.request.url:
