@@ -1,5 +1,5 @@
-"""Printable A4 briefing PDFs for Safer Neighbourhood Teams: one ward, or a borough (an overview page,
-then one page per ward in rank order).
+"""Printable A4 briefing PDFs for Safer Neighbourhood Teams: one ward, or a borough (an overview page, the
+diagnostic page "why did confidence move here?", then one page per ward in rank order).
 
 Usable without Flask: ``web/brief.py`` serves these PDFs and ``harmmap brief`` (``cli.py`` here, a
 plug-in) writes a borough's files in parallel. Everything is read from the published index in one
@@ -116,7 +116,15 @@ def draw_overview(c: Canvas, snap: Snapshot, ctx: Context, plan: BoroughPlan, *,
     if bbox is None:
         raise BriefingError(f"borough {plan.code} has no 2022 wards loaded")
     return pages.borough_page(c, ctx, (plan.code, plan.name), plan.rows, data.targets(snap.conn, ctx, plan.code),
-                              bbox, _fetch(snap, ctx), page=page, pages=pages_total)
+                              bbox, _fetch(snap, ctx), page=page, pages=pages_total,
+                              london_targets=data.targets(snap.conn, ctx, "london", level="london"))
+
+
+def draw_diagnostic(c: Canvas, snap: Snapshot, ctx: Context, plan: BoroughPlan, *, page: int = 1,
+                    pages_total: int = 1) -> None:
+    """The borough's "why did confidence move?" page (the read model's diagnostic, both windows)."""
+    diag = data.borough_diagnostic(snap, ctx, published.Borough(plan.code, plan.name))
+    pages.diagnostic_page(c, ctx, diag, page=page, pages=pages_total)
 
 
 def ward_order(plan: BoroughPlan) -> list[str]:
@@ -124,15 +132,20 @@ def ward_order(plan: BoroughPlan) -> list[str]:
     return [r["ward_code"] for r in plan.rows] + plan.unranked
 
 
+#: Pages of a borough's pack before its ward pages: the overview, then the diagnostic page.
+FRONT_PAGES = 2
+
+
 def borough_pdf(snap: Snapshot, ctx: Context, borough: str) -> bytes:
-    """A borough's overview page, then one page per ward in rank order, as one PDF."""
+    """A borough's overview page, its diagnostic page, then one page per ward in rank order, as one PDF."""
     plan = plan_borough(snap, ctx, borough)
     order = ward_order(plan)
-    total = 1 + len(order)
+    total = FRONT_PAGES + len(order)
     buffer = io.BytesIO()
     c = _canvas(buffer, ctx, f"{plan.name} - {ctx.label} briefing")
     draw_overview(c, snap, ctx, plan, page=1, pages_total=total)
-    for i, code in enumerate(order, start=2):
+    draw_diagnostic(c, snap, ctx, plan, page=2, pages_total=total)
+    for i, code in enumerate(order, start=FRONT_PAGES + 1):
         draw_ward(c, snap, ctx, code, page=i, pages_total=total)
     c.save()
     return buffer.getvalue()
@@ -172,6 +185,9 @@ def _worker_page(kind: str, code: str, path: str, plan: BoroughPlan | None) -> s
     if kind == "overview":
         assert plan is not None
         draw_overview(c, snap, ctx, plan)
+    elif kind == "diagnostic":
+        assert plan is not None
+        draw_diagnostic(c, snap, ctx, plan)
     else:
         draw_ward(c, snap, ctx, code)
     c.save()
@@ -182,8 +198,9 @@ def write_borough(settings: Settings, borough: str, period: str | None, out_dir:
                   workers: int | None = None,
                   progress: Callable[[int, int, str], None] = lambda done, total, name: None,
                   disclosure: Disclosure | None = None) -> BatchResult:
-    """Write a borough's overview and one PDF per ward into ``out_dir``, ``workers`` processes at a time
-    (default: every core). Each worker has its own connection on the parent's exported snapshot."""
+    """Write a borough's overview, its diagnostic page and one PDF per ward into ``out_dir``, ``workers``
+    processes at a time (default: every core). Each worker has its own connection on the parent's exported
+    snapshot. The files sort in the pack's order: ``_00_overview``, ``_00b_diagnostic``, then ``_NN_`` by rank."""
     started = time.perf_counter()
     workers = max(1, workers or os.cpu_count() or 1)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -195,7 +212,8 @@ def write_borough(settings: Settings, borough: str, period: str | None, out_dir:
         stem = f"{slug(plan.name)}_{ctx.label.replace('/', '-')}"
         names = {r["ward_code"]: r["ward_name"] for r in plan.rows}
         jobs: list[tuple[str, str, str, BoroughPlan | None]] = [
-            ("overview", plan.code, str(out_dir / f"{stem}_00_overview.pdf"), plan)]
+            ("overview", plan.code, str(out_dir / f"{stem}_00_overview.pdf"), plan),
+            ("diagnostic", plan.code, str(out_dir / f"{stem}_00b_diagnostic.pdf"), plan)]
         for i, code in enumerate(ward_order(plan), start=1):
             jobs.append(("ward", code, str(out_dir / f"{stem}_{i:02d}_{code}_{slug(names.get(code, code))}.pdf"), None))
         result = BatchResult(plan.code, plan.name, ctx.label, ctx.version, ctx.synthetic, workers=workers)

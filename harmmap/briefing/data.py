@@ -158,10 +158,42 @@ def ward_summary(snap: Snapshot, ctx: Context, ward_code: str) -> dict[str, Any]
     return ctx.disclosure.ward_summary(summary)
 
 
-def targets(conn: psycopg.Connection, ctx: Context, borough_code: str) -> list[dict[str, Any]]:
-    """The borough's strategy targets as published (harm.current_target)."""
+def targets(conn: psycopg.Connection, ctx: Context, borough_code: str, *,
+            level: str = "borough") -> list[dict[str, Any]]:
+    """The borough's (or, with ``level="london"`` and code ``"london"``, London's) strategy targets as
+    published (harm.current_target): the two PAS targets, with the smallest change the survey could detect
+    there (``mdc``, points), then the earlier plan's activity targets (``role`` earlier_plan_diagnostic)."""
     return conn.execute(db.query("brief_targets"),
-                        {"version": ctx.version, "level": "borough", "area": borough_code}).fetchall()
+                        {"version": ctx.version, "level": level, "area": borough_code}).fetchall()
+
+
+#: The diagnostic page's two windows: the latest year against the one before, and against the strategy's
+#: baseline year (published.Snapshot.diagnostic's ``against``).
+WINDOWS = ("previous", "baseline")
+
+
+@dataclass(frozen=True)
+class BoroughDiagnostic:
+    """What the borough briefing's diagnostic page shows: why did confidence move here?"""
+
+    borough: published.Borough
+    windows: list[published.Diagnostic]      # WINDOWS, in order
+    response: published.BoroughResponse      # the wards on need x response
+
+
+def borough_diagnostic(snap: Snapshot, ctx: Context, borough: published.Borough) -> BoroughDiagnostic:
+    """Both windows of the read model's diagnostic for the borough, and its wards on need x response, with
+    the reader's disclosure (small counts read "fewer than 5")."""
+    area = published.Area("borough", borough.code, borough.name)
+    windows = []
+    for against in WINDOWS:
+        try:
+            windows.append(snap.diagnostic(ctx.period, area, against, disclosure=ctx.disclosure))
+        except published.BadRequest as e:  # e.g. a quarter cannot be set against the baseline year: say why
+            deff = float((snap.parameters or {}).get("pas_design_effect", 1.0))
+            windows.append(published.Diagnostic(area, ctx.period, against, None, [], {}, deff,
+                                                str(e)[:1].upper() + str(e)[1:] + ".", set()))
+    return BoroughDiagnostic(borough, windows, snap.borough_response(ctx.period, borough, disclosure=ctx.disclosure))
 
 
 def area_figures(conn: psycopg.Connection, ctx: Context, borough_code: str) -> dict[str, dict[str, Any]]:

@@ -561,17 +561,23 @@ def draw_page_frame(c: Canvas, ctx: Any, head: PageHead, orientation: str) -> tu
     _marking_bar(c, ctx.marking, x0, top - 5.5 * mm, width)
     _marking_bar(c, ctx.marking, x0, MARGIN, width)
     y = top - 5.5 * mm - 7.5 * mm
+    produced = ctx.produced_at.strftime("%d %b %Y %H:%M %Z").strip()
+    published = ctx.published_at.strftime("%d %b %Y %H:%M") if ctx.published_at else "unknown"
+    right = (f"Produced {produced}", f"Harm index version {ctx.version}, published {published}",
+             f"Page {head.page} of {head.pages}")
+    # a long title ("Why did confidence move in City of London?") gets smaller type, never runs under the right
+    room = width - max(pdfmetrics.stringWidth(t, FONT, 6.6) for t in right) - 3 * mm
+    size = 15.0
+    while size > 9 and pdfmetrics.stringWidth(head.title, BOLD, size) > room:
+        size -= 0.5
     c.setFillColor(colors.black)
-    c.setFont(BOLD, 15)
+    c.setFont(BOLD, size)
     c.drawString(x0, y, head.title)
     c.setFont(FONT, 8.2)
     c.drawString(x0, y - 4.5 * mm, head.subtitle)
-    produced = ctx.produced_at.strftime("%d %b %Y %H:%M %Z").strip()
-    published = ctx.published_at.strftime("%d %b %Y %H:%M") if ctx.published_at else "unknown"
     c.setFont(FONT, 6.6)
-    c.drawRightString(x1, y + 4 * mm, f"Produced {produced}")
-    c.drawRightString(x1, y + 1.3 * mm, f"Harm index version {ctx.version}, published {published}")
-    c.drawRightString(x1, y - 1.4 * mm, f"Page {head.page} of {head.pages}")
+    for dy, text in zip((4 * mm, 1.3 * mm, -1.4 * mm), right):
+        c.drawRightString(x1, y + dy, text)
     y -= 7.5 * mm
     if ctx.synthetic:
         names = ", ".join(BY_SLUG[s].label if s in BY_SLUG else s for s in ctx.synthetic_indicators)
@@ -631,3 +637,19 @@ def P(text: str, style: ParagraphStyle = STYLE) -> Paragraph:
 def scaled(fractions: Sequence[float], width: float) -> list[float]:
     total = sum(fractions)
     return [f / total * width for f in fractions]
+
+
+#: The fill of a row that heads a group of a table (a family of indicators): light enough that its bold text
+#: reads on any printer; the rule above it and the bold type, not the tone, mark it.
+GROUP_FILL = "#efefef"
+
+
+def group_rows(t: Table, rows: Sequence[int]) -> Table:
+    """Make ``rows`` of ``t`` group headings: one cell across the table, ruled above, on a light grey."""
+    commands: list[tuple] = []
+    for r in rows:
+        commands += [("SPAN", (0, r), (-1, r)), ("BACKGROUND", (0, r), (-1, r), colors.HexColor(GROUP_FILL)),
+                     ("LINEABOVE", (0, r), (-1, r), 0.6, colors.black)]
+    if commands:
+        t.setStyle(TableStyle(commands))
+    return t
