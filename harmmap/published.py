@@ -279,14 +279,14 @@ class Snapshot:
 
     def response_figure(self, period: Period, level: str, code: str, name: str,
                         disclosure: Disclosure | None = None) -> ResponseFigure | None:
-        """``response`` for one ward, borough or London as ``disclosure`` lets it out (None: not computed); a
-        ward's total activity also hides when it would give back one of its parts (:func:`_activity_gives_back`)."""
+        """``response`` for one ward, borough or London as ``disclosure`` lets it out (None: not computed); the
+        total of police actions also hides when it would give back one of its parts
+        (:func:`_activity_gives_back`)."""
         row = self.response(period, level, code)
         if not row:
             return None
         figure = _response_figure(row, code, name, disclosure)
-        return _hide_activity(figure) if level == "ward" and code in _totals_hidden(self, period, disclosure) \
-            else figure
+        return _hide_activity(figure) if _total_hidden(self, period, level, code, disclosure) else figure
 
     def ward_responses(self, period: Period, disclosure: Disclosure | None = None) -> dict[str, ResponseFigure]:
         """ward code -> its police activity against need in ``period``, as ``disclosure`` lets it out (the
@@ -937,15 +937,13 @@ def _need_response(snap: Snapshot, period: Period, borough: Borough | None,
             counts[group] += 1
     high = [w.score for w in wards if w.need_level == "high" and w.score is not None]
     low = [w.score for w in wards if w.need_level == "low" and w.score is not None]
-    london = snap.response(period, "london", "london")
-    area = snap.response(period, "borough", borough.code) if borough is not None else None
+    london = snap.response_figure(period, "london", "london", "London", disclosure)
+    area = snap.response_figure(period, "borough", borough.code, borough.name, disclosure) if borough else None
     return NeedResponse(
-        period=period, borough=borough, counted=counted,
-        london=_response_figure(london, "london", "London", disclosure) if london else None,
-        area=_response_figure(area, borough.code, borough.name, disclosure) if area and borough else None,
+        period=period, borough=borough, counted=counted, london=london, area=area,
         classes=[{"slug": q.slug, "label": q.label, "color": q.color, "count": n} for q, n in zip(QUADRANTS, counts)],
         wards=wards, high_need_from=min(high) if high else None, low_need_to=max(low) if low else None,
-        synthetic=bool(london and london["synthetic"]), note=response_note(period.weights))
+        synthetic=bool(london and london.synthetic), note=response_note(period.weights))
 
 
 def _activity_gives_back(parts: Sequence[float], disclosure: Disclosure | None) -> bool:
@@ -974,6 +972,21 @@ def _totals_hidden(snap: Snapshot, period: Period, disclosure: Disclosure | None
     for r in snap.conn.execute(db.query("response_components"), {**params, "indicators": counted}):
         parts.setdefault(r["ward_code"], []).append(float(r["value"] or 0))
     return {code for code, xs in parts.items() if _activity_gives_back(xs, disclosure)}
+
+
+def _total_hidden(snap: Snapshot, period: Period, level: str, code: str, disclosure: Disclosure | None) -> bool:
+    """:func:`_activity_gives_back` for one ward, borough or London: the parts of a borough's or London's total
+    are shown beside it too (the diagnostic view's table)."""
+    if disclosure is None or disclosure.suppresses_nothing:
+        return False
+    if level == "ward":
+        return code in _totals_hidden(snap, period, disclosure)
+    params = {"version": snap.version, "period": period.label}
+    counted = set((snap.conn.execute(db.query("response_counted"), params).fetchone() or {}).get("activity") or [])
+    parts = [float(r["value"] or 0) for r in snap.conn.execute(
+        db.query("diagnostic_area"), {**params, "level": level, "code": code, "periods": [period.label]})
+             if r["indicator"] in counted]
+    return _activity_gives_back(parts, disclosure)
 
 
 def _hide_activity(figure: ResponseFigure) -> ResponseFigure:

@@ -181,8 +181,8 @@ def test_need_response_for_a_viewer_never_gives_a_small_count_back(viewer, analy
                and r["trafficking"] >= 5 for c, r in published.items())
 
 
-def test_need_response_in_a_borough_counts_its_wards_and_gives_its_rate(viewer, demo_index):
-    nr = body(viewer, f"/map/values.json?period={PERIOD}&layer=need_response&borough=lambeth")
+def test_need_response_in_a_borough_counts_its_wards_and_gives_its_rate(analyst, demo_index):
+    nr = body(analyst, f"/map/values.json?period={PERIOD}&layer=need_response&borough=lambeth")
     assert nr["borough"] == {"code": LAMBETH, "name": "Lambeth"} and nr["rank_scope"] == "london"
     rows = query(demo_index.settings, """SELECT r.quadrant FROM harm.current_response r
                                           JOIN geo.ward w ON w.vintage = 2022 AND w.ward_code = r.area_code
@@ -194,6 +194,33 @@ def test_need_response_in_a_borough_counts_its_wards_and_gives_its_rate(viewer, 
                     (PERIOD, LAMBETH))[0]
     assert nr["area"]["per_100"] == pytest.approx(borough["per_100"])
     assert len(nr["wards"]) == 704          # every ward keeps its class; the page fades those outside
+
+
+def test_a_boroughs_total_is_hidden_when_it_would_give_a_part_back(viewer, analyst, demo_index):
+    # in a month a borough's closures can be 1 to 4: its total of police actions, beside the parts in its
+    # diagnostic, would give one back
+    month = "2026-03"
+    counted = query(demo_index.settings, "SELECT activity FROM harm.current_period WHERE period = %s",
+                    (month,))[0]["activity"]
+    rows = query(demo_index.settings, """SELECT area_code, array_agg(value) AS parts FROM harm.current_area_indicator
+                                          WHERE period = %s AND level = 'borough' AND indicator = ANY(%s)
+                                          GROUP BY area_code ORDER BY area_code""", (month, counted))
+
+    def gives_back(parts: list[float]) -> bool:
+        small = [x for x in parts if 1 <= x <= 4]
+        return bool(small) and (sum(small) < 5 or sum(small) in (len(small), 4 * len(small)))
+
+    hidden = [r["area_code"] for r in rows if gives_back(r["parts"])]
+    shown = [r["area_code"] for r in rows if not gives_back(r["parts"]) and r["area_code"] != "E09000001"]
+    assert hidden and shown
+    for code, expect_hidden in ((hidden[0], True), (shown[0], False)):
+        area = body(viewer, f"/map/values.json?period={month}&layer=need_response&borough={code}")["area"]
+        exact = body(analyst, f"/map/values.json?period={month}&layer=need_response&borough={code}")["area"]
+        assert exact["per_100"] is not None and exact["activity"] is not None
+        if expect_hidden:
+            assert area["per_100"] is area["activity"] is None and area["suppressed"] == "fewer than 5", code
+        else:
+            assert area["per_100"] == pytest.approx(exact["per_100"]), code
 
 
 def test_need_response_for_a_period_without_response_figures_is_a_problem(viewer, demo_index):
