@@ -1,5 +1,5 @@
 """The API's own queries (ranking, ward summary, point in ward, radius and polygon) and vector tiles,
-against the demo index in real PostGIS. Expected answers come from PostGIS, harmmap.reports or shapely."""
+against the demo index in real PostGIS. Expected answers come from PostGIS, harmmap.published (the read model) or shapely."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import mapbox_vector_tile
 import pytest
 import shapely
 
-from harmmap import db, reports
+from harmmap import db, published
+from harmmap.published import WorstRule
 
 pytestmark = pytest.mark.db
 
@@ -32,9 +33,9 @@ def bad(r, status: int = 400) -> str:
 
 def test_worst_wards_match_the_shared_report_with_components_and_trend(api, settings, sql):
     body = ok(api.get("/api/harm/worst?period=FY2025/26&n=10"))
-    with db.connect(settings.database_url) as conn:
-        expected = reports.worst(conn, "FY2025/26", n=10)
-    assert [w["ward_code"] for w in body["wards"]] == expected.rows["ward_code"].tolist()
+    with db.connect(settings.database_url) as conn, published.opened(conn) as snap:
+        expected = snap.worst(snap.period("FY2025/26"), WorstRule("top_n", 10))
+    assert [w["ward_code"] for w in body["wards"]] == [r.ward_code for r in expected.rows]
     scores = [w["score"] for w in body["wards"]]
     assert scores == sorted(scores, reverse=True)
     assert body["synthetic"] is True and body["synthetic_indicators"]
@@ -65,9 +66,8 @@ def test_worst_in_a_borough_and_by_decile_and_as_csv(api):
 
 def test_one_wards_summary_is_the_shared_ward_summary(api, settings):
     body = ok(api.get("/api/harm/wards/E05013806?period=FY2025/26"))
-    with db.connect(settings.database_url) as conn:
-        period = reports.published_period(conn, "FY2025/26")
-        expected = reports.ward_summary(conn, period, "E05013806", period["version"])
+    with db.connect(settings.database_url) as conn, published.opened(conn) as snap:
+        expected = snap.ward_summary(snap.period("FY2025/26"), "E05013806")
     assert body["ward_code"] == "E05013806" and body["score"] == pytest.approx(expected["score"])
     assert body["rank_london"] == expected["rank_london"] and len(body["indicators"]) == len(expected["indicators"])
     assert body["trend"]["months"] == expected["trend"]["months"] and len(body["trend"]["months"]) >= 24

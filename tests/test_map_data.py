@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from harmmap import db, reports
+from harmmap import db, published
 from harmmap.cli import main
 from harmmap.indicators import INDICATORS
 from web import ATTRIBUTION
-from web.tasking_data import YLORRD, quantile_classes
+from harmmap.classes import YLORRD, quantile_classes
 
 pytestmark = pytest.mark.db
 
@@ -66,7 +66,7 @@ def test_meta_lists_periods_layers_and_boroughs_in_order(viewer, demo_index):
     assert sum(fy["FY2025/26"]["weights"].values()) == pytest.approx(1, abs=1e-3)
 
     layers = meta["layers"]
-    assert [layer["id"] for layer in layers] == ["harm_index", *SLUGS]
+    assert [layer["id"] for layer in layers] == ["harm_index", *SLUGS, "need_response"]
     units = {layer["id"]: layer["unit"] for layer in layers}
     assert units["harm_index"] == "score 0-100" and units["drug_trafficking"] == "per 1,000 residents"
     assert units["pas_drug_problem"] == "% agreeing (EB estimate)"
@@ -220,7 +220,7 @@ def test_worst_by_decile_and_threshold_within_a_borough(viewer, demo_index):
 
 
 def test_the_command_line_and_the_map_pick_the_same_worst_wards(viewer, demo_index):
-    # one function (harmmap.reports.worst) behind both; --top-decile used to crash the command line
+    # one function (harmmap.published, Snapshot.worst) behind both; --top-decile used to crash the command line
     result = CliRunner().invoke(main, ["index", "show", "--period", "FY2025/26", "--top-decile", "--csv"],
                                 env={"HARMMAP_DATABASE_URL": demo_index.settings.database_url})
     assert result.exit_code == 0, result.output
@@ -237,7 +237,8 @@ def test_worst_csv_is_plain_csv_with_the_marking_in_every_row(analyst, demo_inde
     assert not text.startswith("#")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == ["rank", "ward_code", "ward_name", "borough_name", "score", "decile", "rank_london",
-                             "hotspot", "lisa", "top_indicators", "synthetic", "protective_marking"]
+                             "hotspot", "lisa", "top_indicators", "response_per_100", "response_lo", "response_hi",
+                             "response_vs_london", "need_response", "synthetic", "protective_marking"]
     assert len(rows) == 10 and all(r["protective_marking"] == "OFFICIAL-SENSITIVE" for r in rows)
     same = data(analyst, "/map/worst.json?period=FY2025/26&n=10")["rows"]
     for r, j in zip(rows, same):
@@ -342,8 +343,8 @@ def test_every_response_has_an_etag_and_answers_304(analyst, demo_index):
     ("/map/values.json?period=FY2019/20", 400, "no index for FY2019/20"),
     ("/map/values.json?layer=rainfall", 400, "not a map layer"),
     ("/map/values.json?borough=Gotham", 400, "not a London borough"),
-    ("/map/worst.json?rule=best", 400, "not a rule"),
-    ("/map/worst.json?n=-3", 400, "between 1 and 1000"),
+    ("/map/worst.json?rule=best", 400, "rule must be one of top_n, top_decile, threshold"),
+    ("/map/worst.json?n=-3", 400, "from 1 to 1000"),
     ("/map/worst.json?n=many", 400, "whole number"),
     ("/map/worst.json?rule=threshold", 400, "needs threshold"),
     ("/map/worst.json?rule=threshold&threshold=nan", 400, "score from 0 to 100"),
@@ -371,7 +372,7 @@ def test_no_published_index_is_a_503_that_says_what_to_run(analyst, demo_index):
         for url in ("/map/meta.json", "/map/values.json", "/map/worst.csv", f"/map/ward/{CAMDEN_TOWN}.json"):
             resp = fetch(analyst, url, 503)
             assert resp.mimetype == "application/problem+json"
-            assert resp.get_json()["detail"] == reports.NO_INDEX
+            assert resp.get_json()["detail"] == published.NO_INDEX
         assert fetch(analyst, "/map/search?q=camden").get_json()["version"] is None    # search needs no index
     finally:
         with db.connect(settings.database_url) as c:

@@ -99,8 +99,8 @@ def test_borough_filter(viewer):
 
 @pytest.mark.parametrize(("query", "detail"), [
     ("vintage=1999", "vintage must be one of 2014, 2018, 2022"),
-    ("vintage=abc", "vintage must be a whole number"),
-    ("zoom=99", "zoom must be between 0 and 22"),
+    ("vintage=abc", "vintage must be one of 2014, 2018, 2022"),
+    ("zoom=99", "zoom must be from 0 to 22"),
     ("tolerance=7", "tolerance must be one of 5, 25, 100"),
     ("borough=';drop table geo.ward;--", "borough must be a borough GSS code"),
 ])
