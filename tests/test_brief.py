@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from pdfminer.pdftypes import resolve1
 
-from harmmap import briefing, db
+from harmmap import briefing, db, published
 from harmmap.briefing import layout
 from harmmap.cli import main
 from web import ATTRIBUTION
@@ -211,9 +211,9 @@ def test_overview_scale_bar_and_borough_line_lie_on_its_wards(demo_index, sergea
 def test_marking_is_configurable(demo_index, settings):
     marked = replace(settings, protective_marking="OFFICIAL")
     ward = worst_ward(settings, default_period(settings))
-    with db.connect(settings.database_url) as conn:
-        ctx = briefing.open_context(conn, marked, None)
-        body = briefing.ward_pdf(conn, ctx, ward["ward_code"])
+    with db.connect(settings.database_url) as conn, published.opened(conn) as snap:
+        ctx = briefing.open_context(snap, marked, None)
+        body = briefing.ward_pdf(snap, ctx, ward["ward_code"])
     page = pdfplumber.open(io.BytesIO(body)).pages[0]
     assert_marked(page, "OFFICIAL")
     assert "OFFICIAL-SENSITIVE" not in page.extract_text()
@@ -228,7 +228,7 @@ def test_borough_pdf_is_an_overview_then_every_ward_in_rank_order(demo_index, se
                                 WHERE i.period = %s AND i.borough_code = %s AND i.rank_borough IS NOT NULL
                                 ORDER BY i.score DESC, i.ward_code""", (period, LAMBETH))
     pdf = get_pdf(sergeant, f"/brief/borough/{LAMBETH}.pdf")
-    assert len(pdf.pages) == 1 + len(ranked)
+    assert len(pdf.pages) == 2 + len(ranked)      # the overview, the diagnostic page, then every ward
     assert_fonts_embedded(pdf)
     for i, page in enumerate(pdf.pages):
         assert_a4(page)
@@ -245,9 +245,11 @@ def test_borough_pdf_is_an_overview_then_every_ward_in_rank_order(demo_index, se
             column = page.crop((head["x0"] - 1, head["bottom"] + 1, score["x0"] - 1, float(page.height) - 40))
             listed = flat(column.extract_text())
             assert listed.startswith(" ".join(r["ward_name"] for r in ranked)), listed
+        elif i == 1:
+            assert "Why did confidence move in Lambeth?" in text
         else:
-            assert ranked[i - 1]["ward_name"] in text and "Why it ranks" in text
-            assert f"(#{i} of {len(ranked)} in Lambeth" in text
+            assert ranked[i - 2]["ward_name"] in text and "Why it ranks" in text
+            assert f"(#{i - 1} of {len(ranked)} in Lambeth" in text
 
 
 def test_borough_accepts_a_name(demo_index, sergeant):
@@ -287,8 +289,9 @@ def test_cli_writes_the_overview_and_one_pdf_per_ward_in_parallel(demo_index, se
                                        "--workers", "2"], env={"HARMMAP_DATABASE_URL": settings.database_url})
     assert result.exit_code == 0, result.output
     files = sorted(tmp_path.glob("*.pdf"))
-    assert len(files) == 1 + n
+    assert len(files) == 2 + n                  # the overview, the diagnostic page, one per ward
     assert files[0].name == f"lambeth_{period.replace('/', '-')}_00_overview.pdf"
+    assert files[1].name == f"lambeth_{period.replace('/', '-')}_00b_diagnostic.pdf"
     assert "2 workers" in result.output and "SYNTHETIC" in result.output
     for path in files:
         with pdfplumber.open(path) as pdf:
@@ -318,12 +321,12 @@ def test_classes_stay_in_order_and_apart_in_greyscale():
 def test_synthetic_label_only_when_the_period_uses_synthetic_data(demo_index, settings):
     """The demo period is synthetic and says so; the same page for a period that were not has no label."""
     ward = worst_ward(settings, default_period(settings))
-    with db.connect(settings.database_url) as conn:
-        ctx = briefing.open_context(conn, settings, None)
+    with db.connect(settings.database_url) as conn, published.opened(conn) as snap:
+        ctx = briefing.open_context(snap, settings, None)
         assert ctx.synthetic
-        labelled = flat(pdfplumber.open(io.BytesIO(briefing.ward_pdf(conn, ctx, ward["ward_code"]))).pages[0].extract_text())
-        real = replace(ctx, period={**ctx.period, "synthetic": False}, synthetic_indicators=[])
-        plain = flat(pdfplumber.open(io.BytesIO(briefing.ward_pdf(conn, real, ward["ward_code"]))).pages[0].extract_text())
+        labelled = flat(pdfplumber.open(io.BytesIO(briefing.ward_pdf(snap, ctx, ward["ward_code"]))).pages[0].extract_text())
+        real = replace(ctx, period=replace(ctx.period, synthetic=False), synthetic_indicators=[])
+        plain = flat(pdfplumber.open(io.BytesIO(briefing.ward_pdf(snap, real, ward["ward_code"]))).pages[0].extract_text())
     assert "SYNTHETIC DATA" in labelled and "SYNTHETIC DATA" not in plain
     assert flat(ATTRIBUTION) in plain
 
