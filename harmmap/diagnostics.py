@@ -125,6 +125,9 @@ def _count_phrase(c: Change, show: Callable[[float], str]) -> str:
     name = c.label[0].lower() + c.label[1:]
     if c.before == c.after:
         return f"{name} stayed at {_count(c.after, show)}"
+    if _count(c.before, show) == _count(c.after, show):
+        # both below what this reader may see: neither figure nor direction is given away
+        return f"{name} {_count(c.after, show)} in both periods"
     verb = "rose" if (c.after or 0) > (c.before or 0) else "fell"
     return f"{name} {verb} from {_count(c.before, show)} to {_count(c.after, show)}"
 

@@ -187,4 +187,5 @@ def test_small_counts_read_as_the_reader_may_see_them():
     changes = [diagnostics.count_change("crack_house_closures", 3, 1)]
     text = diagnostics.summarise("Ward", "2025 against 2024", changes,
                                  show=lambda x: "fewer than 5" if 1 <= x < 5 else f"{x:,.0f}")
-    assert "from fewer than 5 to fewer than 5" in text and " 3 " not in text
+    assert "crack house closures fewer than 5 in both periods" in text and " 3 " not in text
+    assert "fell" not in text.split("Over the same months")[1].split(".")[0]   # not even the direction

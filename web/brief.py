@@ -1,7 +1,7 @@
 """Blueprint ``brief`` under ``/brief``: the SNT briefing PDFs (harmmap.briefing) over HTTP.
 
     GET /brief/ward/<E05 code>.pdf[?period=FY2025/26]        one A4 page
-    GET /brief/borough/<E09 code or name>.pdf[?period=...]   overview, then one page per ward in rank order
+    GET /brief/borough/<E09 code or name>.pdf[?period=...]   overview, the diagnostic page, then one page per ward
 
 Without ``period`` the map's default period is used. Unknown wards and boroughs are 404 and bad or
 unpublished periods 400, as problem JSON. Each PDF is drawn from one snapshot of the published index;
@@ -73,7 +73,8 @@ def ward_page(code: str) -> Response:
 
 @bp.get("/borough/<borough>.pdf")
 def borough_pdf(borough: str) -> Response:
-    """A borough's overview page, then one page per ward in rank order (borough by E09 code or name)."""
+    """A borough's overview page, its diagnostic page (why did confidence move?), then one page per ward in
+    rank order (borough by E09 code or name)."""
     with _snapshot() as (snap, ctx):
         try:
             where = snap.borough(borough[:60])
