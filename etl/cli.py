@@ -108,7 +108,8 @@ _no_index = click.option("--no-index", is_flag=True,
 @_no_index
 @click.pass_context
 def etl_run(ctx: click.Context, kind: str, file: Path, no_index: bool) -> None:
-    """Load FILE as KIND: mps_ward_crime, mps_lsoa_drug_annual, closures, disruptions, pas, seizures.
+    """Load FILE as KIND: mps_ward_crime, mps_lsoa_drug_annual, closures, disruptions, pas, seizures,
+    stop_search.
 
     Then the harm index is republished, so maps and rankings include what was loaded."""
     report = _run_one(ctx, kind, file)
@@ -121,8 +122,9 @@ def etl_run(ctx: click.Context, kind: str, file: Path, no_index: bool) -> None:
 @_no_index
 @click.pass_context
 def etl_run_all(ctx: click.Context, directory: Path, no_index: bool) -> None:
-    """Load every file in DIRECTORY whose name starts with a kind (closures_2025.csv, pas.xlsx, ...),
-    then republish the harm index once."""
+    """Load every file in DIRECTORY whose name starts with a kind (closures_2025.csv, pas.xlsx, ...) or is
+    named as its publisher names it (2016-06-metropolitan-stop-and-search.csv), then republish the harm
+    index once."""
     from etl import kinds
 
     files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(("_", ".")))

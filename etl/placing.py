@@ -254,8 +254,7 @@ class Placed:
 def locate_single(v: Verdicts, table: SourceTable, geo: Geography) -> Placed:
     """One location per row, by the contract's order of preference, vectorised over the file."""
     n = len(table)
-    out = Placed(np.full(n, -1, np.int32), np.full(n, -1, np.int32), np.full(n, -1, np.int8),
-                 np.full(n, np.nan), np.full(n, np.nan))
+    out = empty_placed(n)
     ward, vintage = text(table, "ward_code"), text(table, "ward_vintage")
     lon, lat = text(table, "lon"), text(table, "lat")
     east, north = text(table, "easting"), text(table, "northing")
@@ -276,22 +275,7 @@ def locate_single(v: Verdicts, table: SourceTable, geo: Geography) -> Placed:
 
     xs, ys = np.full(n, np.nan), np.full(n, np.nan)
     if by_lonlat.any():
-        lo = to_float(lon)
-        la = to_float(lat)
-        rows = by_lonlat & v.ok
-        v.fail(rows & (np.isnan(lo) | np.isnan(la)),
-               lambda i: f"lon/lat ({cell(lon, i)!r}, {cell(lat, i)!r}) are not numbers")
-        v.fail(rows & ((np.abs(lo) > 1000) | (np.abs(la) > 1000)),
-               lambda i: f"lon/lat ({lo[i]:g}, {la[i]:g}) look like British National Grid easting/northing: "
-                         "put them in easting/northing columns")
-        minx, miny, maxx, maxy = LONDON_LONLAT
-        v.fail(rows & (lo >= miny) & (lo <= maxy) & (la >= minx) & (la <= maxx),
-               lambda i: f"lon/lat ({lo[i]:g}, {la[i]:g}) look swapped: longitude is about -0.1 in London, "
-                         "latitude about 51.5")
-        v.fail(rows & ((np.abs(lo) > 180) | (np.abs(la) > 90)),
-               lambda i: f"lon/lat ({lo[i]:g}, {la[i]:g}) are not WGS84 degrees")
-        good = rows & v.ok
-        xs[good], ys[good] = _TO_BNG.transform(lo[good], la[good])
+        lonlat_points(v, lon, lat, by_lonlat, xs, ys)
     if by_en.any():
         e = to_float(east)
         no = to_float(north)
@@ -315,22 +299,57 @@ def locate_single(v: Verdicts, table: SourceTable, geo: Geography) -> Placed:
         except Reject as err:
             v.reject(i, str(err))
 
-    pts = ~np.isnan(xs) & v.ok
-    if pts.any():
-        idx = np.flatnonzero(pts)
-        wards = geo.locate_numbers(xs[idx], ys[idx])
-        found = wards >= 0
-        for i in idx[~found]:
-            lo_, la_ = _TO_BNG.transform(xs[i], ys[i], direction="INVERSE")
-            v.reject(i, f"point ({lo_:.5f}, {la_:.5f}) is outside London")
-        hit = idx[found]
-        out.ward[hit] = wards[found]
-        out.borough[hit] = geo.ward_borough_number[wards[found]]
-        out.method[hit] = 1  # point
-        out.x[hit], out.y[hit] = xs[hit], ys[hit]
-
+    place_points(v, xs, ys, geo, out)
     _place_distinct(v, out, np.flatnonzero(by_borough & v.ok), (bcode, bname), geo.borough, geo)
     return out
+
+
+def empty_placed(n: int) -> Placed:
+    """``n`` rows placed nowhere yet."""
+    return Placed(np.full(n, -1, np.int32), np.full(n, -1, np.int32), np.full(n, -1, np.int8),
+                  np.full(n, np.nan), np.full(n, np.nan))
+
+
+def lonlat_points(v: Verdicts, lon: pa.Array, lat: pa.Array, rows: np.ndarray, xs: np.ndarray,
+                  ys: np.ndarray) -> None:
+    """Check the WGS84 pairs of ``rows`` (a mask) as a person typed them and put the good ones, in British
+    National Grid metres, into ``xs``/``ys``; a pair that is not numbers, is swapped, or is easting/northing
+    given as degrees fails its row with a reason that names the likely mistake."""
+    lo = to_float(lon)
+    la = to_float(lat)
+    rows = rows & v.ok
+    v.fail(rows & (np.isnan(lo) | np.isnan(la)),
+           lambda i: f"lon/lat ({cell(lon, i)!r}, {cell(lat, i)!r}) are not numbers")
+    v.fail(rows & ((np.abs(lo) > 1000) | (np.abs(la) > 1000)),
+           lambda i: f"lon/lat ({lo[i]:g}, {la[i]:g}) look like British National Grid easting/northing: "
+                     "put them in easting/northing columns")
+    minx, miny, maxx, maxy = LONDON_LONLAT
+    v.fail(rows & (lo >= miny) & (lo <= maxy) & (la >= minx) & (la <= maxx),
+           lambda i: f"lon/lat ({lo[i]:g}, {la[i]:g}) look swapped: longitude is about -0.1 in London, "
+                     "latitude about 51.5")
+    v.fail(rows & ((np.abs(lo) > 180) | (np.abs(la) > 90)),
+           lambda i: f"lon/lat ({lo[i]:g}, {la[i]:g}) are not WGS84 degrees")
+    good = rows & v.ok
+    xs[good], ys[good] = _TO_BNG.transform(lo[good], la[good])
+
+
+def place_points(v: Verdicts, xs: np.ndarray, ys: np.ndarray, geo: Geography, out: Placed) -> None:
+    """Place the rows with a BNG point (not NaN) that have not failed in their 2022 wards; a point in no
+    ward and more than SNAP_M from every ward fails: ``point (lon, lat) is outside London``."""
+    pts = ~np.isnan(xs) & v.ok
+    if not pts.any():
+        return
+    idx = np.flatnonzero(pts)
+    wards = geo.locate_numbers(xs[idx], ys[idx])
+    found = wards >= 0
+    for i in idx[~found]:
+        lo_, la_ = _TO_BNG.transform(xs[i], ys[i], direction="INVERSE")
+        v.reject(i, f"point ({lo_:.5f}, {la_:.5f}) is outside London")
+    hit = idx[found]
+    out.ward[hit] = wards[found]
+    out.borough[hit] = geo.ward_borough_number[wards[found]]
+    out.method[hit] = 1  # point
+    out.x[hit], out.y[hit] = xs[hit], ys[hit]
 
 
 def _contains(values: pa.Array, text: str) -> np.ndarray:
