@@ -207,6 +207,44 @@ def check_dates(v: Verdicts, table: SourceTable, name: str, today: date) -> np.n
     return values
 
 
-def synthetic_flags(table: SourceTable) -> np.ndarray:
-    """The optional ``synthetic`` column as booleans (absent or empty: real data)."""
-    return map_distinct(text(table, "synthetic"), lambda d: d.lower() in ("true", "1", "yes", "y", "t"), bool)
+#: How a ``synthetic`` cell may say true or false (case ignored).
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+#: Source ids HarmMap's synthetic generator gives (``SYN-CL-000123``): never a real record's.
+SYNTHETIC_ID = "SYN-"
+
+
+def require_synthetic(table: SourceTable) -> None:
+    """Every HarmMap-defined contract (closures, disruptions, pas, seizures) needs a ``synthetic`` column: a
+    file that does not say whether its rows are made up is refused whole (EtlError), before any row is read,
+    so synthetic data can never be loaded as real by leaving the column out."""
+    if "synthetic" not in table.columns:
+        raise EtlError(f"{table.path.name}: no synthetic column: every row must say whether it is synthetic "
+                       "(true or false); a file without it is refused (docs/data-contracts.md, 'Synthetic data')")
+
+
+def check_synthetic(v: Verdicts, table: SourceTable, id_column: str | None = None) -> np.ndarray:
+    """The ``synthetic`` column as booleans. A cell that is not true or false fails its row, and so does a row
+    whose ``id_column`` starts ``SYN-`` (an id the synthetic generator made) while it claims to be real."""
+    raw = text(table, "synthetic")
+    word = map_distinct(raw, lambda d: 1 if d.lower() in TRUE_WORDS else 0 if d.lower() in FALSE_WORDS else -1,
+                        np.int8)
+    v.fail(word < 0, lambda i: f"synthetic {cell(raw, i)!r} is not true or false" if cell(raw, i)
+           else "synthetic is empty: say true or false")
+    flags = word == 1
+    if id_column is not None:
+        refuse_synthetic_ids(v, table, id_column, claims_real=~flags,
+                             why="is synthetic but the row claims to be real")
+    return flags
+
+
+def refuse_synthetic_ids(v: Verdicts, table: SourceTable, column_name: str, claims_real: np.ndarray | None = None,
+                         why: str = "is synthetic but this format is real by definition", label: str = "") -> None:
+    """Rows whose ``column_name`` starts ``SYN-`` fail (only those in ``claims_real``, when given): a record
+    the synthetic generator made must never be loaded as real."""
+    values = text(table, column_name)
+    syn = pc.starts_with(pc.utf8_upper(values), SYNTHETIC_ID).to_numpy(zero_copy_only=False)
+    if claims_real is not None:
+        syn &= claims_real
+    label = label or column_name.replace("_", " ")
+    v.fail(syn, lambda i: f"{label} {cell(values, i)} {why}")

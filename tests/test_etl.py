@@ -31,15 +31,20 @@ PUBLISHED = """
         UNION ALL SELECT concat_ws(',', geography_code, measure, period_end, agree_count) FROM etl.pas_result
         UNION ALL SELECT concat_ws(',', source_id, value_gbp) FROM etl.asset_seizure
         UNION ALL SELECT concat_ws(',', ward_code, month, minor, offences) FROM etl.recorded_crime
+        UNION ALL SELECT concat_ws(',', batch_id, line, ward_code) FROM etl.stop_search
         UNION ALL SELECT concat_ws(',', quarantine_id, reason) FROM etl.quarantine) x"""
 
 
 @pytest.fixture
 def etl(settings, geo_loaded, clear_loaded_indicators):
     """Jobs commit through their own connections: start and end each test with no indicator data."""
-    clear_loaded_indicators()
+    def clear() -> None:
+        clear_loaded_indicators()
+        with db.connect(settings.database_url) as c:
+            c.execute("DELETE FROM etl.stop_search")  # not among the fixtures' tables yet
+    clear()
     yield settings
-    clear_loaded_indicators()
+    clear()
 
 
 def run(settings, kind: str, path: Path):
@@ -84,6 +89,7 @@ CLOSURES = pd.DataFrame([
     ("C16", "crack_house", "closure_order", "2024-05-04", "", "", "", "", "-0.11", "51.46", "", ""),
 ], columns=["Source ID", "closure_type", "stage", "date", "ward_code", "ward_vintage", "lon", "lat", "easting",
             "northing", "borough_code", "Premises Address"])
+CLOSURES["synthetic"] = "false"  # every HarmMap contract says whether its rows are made up
 
 EXPECTED_REASONS = {
     7: "duplicate source_id 'C1' (also at line 2)",
@@ -197,6 +203,7 @@ def test_disruptions_count_once_in_each_ward_they_touch(etl, tmp_path):
         ("D4", "2025-01-21", "NET-0003", "regional", "moderate", "E05014118", "2022", "", ""),
         ("D5", "2025-01-22", "NET-0003", "local", "minor", "E05014118;E05999999", "2022", "", ""),
     ], columns=["source_id", "date", "network_ref", "level", "grading", "ward_code", "ward_vintage", "lon", "lat"])
+    frame["synthetic"] = "false"
     path = tmp_path / "disruptions.csv"
     frame.to_csv(path, index=False)
     report = run(etl, "disruptions", path)
@@ -215,7 +222,7 @@ def test_disruptions_count_once_in_each_ward_they_touch(etl, tmp_path):
 
 def test_multipoint_geometry_gives_several_locations(etl, tmp_path):
     frame = gpd.GeoDataFrame({"source_id": ["D1"], "date": ["2025-02-01"], "network_ref": ["NET-9"],
-                              "level": ["local"], "grading": ["minor"]},
+                              "level": ["local"], "grading": ["minor"], "synthetic": ["false"]},
                              geometry=[MultiPoint([(-0.1145, 51.4613), (-0.0877, 51.5074)])], crs=4326)
     path = tmp_path / "disruptions.geojson"
     frame.to_file(path)
@@ -240,6 +247,7 @@ def test_pas_counts_percentages_and_their_quarantine(etl, tmp_path):
         ("quarter", "2025-06", "ward", "E05014105", "tackle_dealing", "20", "", ""),
     ], columns=["period_type", "period_end", "geography_level", "geography_code", "measure", "respondents",
                 "agree_count", "agree_pct"])
+    frame["synthetic"] = "false"
     path = tmp_path / "pas.csv"
     frame.to_csv(path, index=False)
     report = run(etl, "pas", path)
@@ -265,6 +273,7 @@ def test_seizures_money_and_borough_level(etl, tmp_path):
         ("S4", "2025-03-04", "1", "-5", "", "", "E09000022"),
         ("S5", "2025-03-05", "1", "10", "", "", "E09000999"),
     ], columns=["source_id", "date", "seizure_count", "value_gbp", "ward_code", "ward_vintage", "borough_code"])
+    frame["synthetic"] = "false"
     path = tmp_path / "seizures.csv"
     frame.to_csv(path, index=False)
     report = run(etl, "seizures", path)
@@ -361,7 +370,7 @@ def test_borough_only_counts_add_up_across_batches(etl, tmp_path):
     for n, ids in enumerate((["B1", "B2"], ["B3"])):
         path = tmp_path / f"closures_{n}.csv"
         pd.DataFrame({"source_id": ids, "closure_type": "crack_house", "stage": "other", "date": "2024-07-01",
-                      "borough_code": "E09000022"}).to_csv(path, index=False)
+                      "borough_code": "E09000022", "synthetic": "false"}).to_csv(path, index=False)
         run(etl, "closures", path)
     rows = query(etl, "SELECT ward_code, value FROM harm.indicator_month WHERE indicator = 'crack_house_closures'")
     assert rows == [{"ward_code": None, "value": 3}]
@@ -372,7 +381,7 @@ def test_hostile_numbers_are_quarantined_not_crashes(etl, tmp_path):
         ("S1", "2025-03-01", "inf", "10", "E09000022"), ("S2", "2025-03-01", "1", "1e20", "E09000022"),
         ("S3", "2025-03-01", "1", "inf", "E09000022"), ("S4", "2025-03-01", "1e12", "5", "E09000022"),
         ("S5", "2025-03-01", "1", "5", "E09000022"),
-    ], columns=["source_id", "date", "seizure_count", "value_gbp", "borough_code"])
+    ], columns=["source_id", "date", "seizure_count", "value_gbp", "borough_code"]).assign(synthetic="false")
     path = tmp_path / "seizures.csv"
     seizures.to_csv(path, index=False)
     report = run(etl, "seizures", path)
@@ -380,7 +389,7 @@ def test_hostile_numbers_are_quarantined_not_crashes(etl, tmp_path):
     pas = pd.DataFrame([("quarter", "2025-06", "ward", "E05014118", "drug_problem", "nan", "1"),
                         ("quarter", "2025-06", "ward", "E05014118", "tackle_dealing", "20", "inf")],
                        columns=["period_type", "period_end", "geography_level", "geography_code", "measure",
-                                "respondents", "agree_count"])
+                                "respondents", "agree_count"]).assign(synthetic="false")
     path = tmp_path / "pas.csv"
     pas.to_csv(path, index=False)
     report = run(etl, "pas", path)
@@ -391,16 +400,16 @@ def test_pas_ward_results_must_be_2022_codes(etl, tmp_path):
     path = tmp_path / "pas.csv"
     pd.DataFrame([("quarter", "2025-06", "ward", "E05000416", "2018", "drug_problem", "20", "5")],
                  columns=["period_type", "period_end", "geography_level", "geography_code", "ward_vintage",
-                          "measure", "respondents", "agree_count"]).to_csv(path, index=False)
+                          "measure", "respondents", "agree_count"]).assign(synthetic="false").to_csv(path, index=False)
     report = run(etl, "pas", path)
     assert "must use 2022 ward codes" in reasons(etl, report.batch_id)[2]
 
 
 def test_blank_lines_keep_line_numbers_right(etl, tmp_path):
     path = tmp_path / "closures.csv"
-    head = "source_id,closure_type,stage,date,ward_code,ward_vintage\n"
-    path.write_text(head + "A1,crack_house,other,2024-01-01,E05014118,2022\n\n"
-                    + "A2,crack_house,other,2024-01-01,E05999999,2022\n")
+    head = "source_id,closure_type,stage,date,ward_code,ward_vintage,synthetic\n"
+    path.write_text(head + "A1,crack_house,other,2024-01-01,E05014118,2022,false\n\n"
+                    + "A2,crack_house,other,2024-01-01,E05999999,2022,false\n")
     report = run(etl, "closures", path)
     assert list(reasons(etl, report.batch_id)) == [4]
 
@@ -411,8 +420,8 @@ def test_percent_formatted_xlsx_cells_mean_what_they_show(etl, tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["period_type", "period_end", "geography_level", "geography_code", "measure", "respondents",
-                  "agree_pct"])
-    sheet.append(["quarter", "2025-06", "ward", "E05014118", "drug_problem", 20, 0.45])
+                  "agree_pct", "synthetic"])
+    sheet.append(["quarter", "2025-06", "ward", "E05014118", "drug_problem", 20, 0.45, False])
     sheet["G2"].number_format = "0%"
     path = tmp_path / "pas.xlsx"
     book.save(path)
@@ -422,7 +431,8 @@ def test_percent_formatted_xlsx_cells_mean_what_they_show(etl, tmp_path):
 
 def test_null_date_in_a_geopackage_is_one_bad_row(etl, tmp_path):
     frame = gpd.GeoDataFrame({"source_id": ["G1", "G2"], "closure_type": ["crack_house"] * 2,
-                              "stage": ["other"] * 2, "date": pd.to_datetime(["2024-03-01", None])},
+                              "stage": ["other"] * 2, "date": pd.to_datetime(["2024-03-01", None]),
+                              "synthetic": [False, False]},
                              geometry=[Point(-0.1145, 51.4613)] * 2, crs=4326)
     path = tmp_path / "closures.gpkg"
     frame.to_file(path)
@@ -464,7 +474,7 @@ def test_lsoa_file_quarantine_reasons(etl, tmp_path):
 def test_2014_ward_codes_are_carried_to_2022(etl, tmp_path):
     path = tmp_path / "closures.csv"
     pd.DataFrame({"source_id": ["W14"], "closure_type": ["crack_house"], "stage": ["other"], "date": ["2024-01-01"],
-                  "ward_code": ["E05000416"], "ward_vintage": ["2014"]}).to_csv(path, index=False)
+                  "ward_code": ["E05000416"], "ward_vintage": ["2014"], "synthetic": ["false"]}).to_csv(path, index=False)
     run(etl, "closures", path)
     assert query(etl, "SELECT ward_code FROM etl.closure")[0]["ward_code"] == "E05014118"
 
@@ -477,13 +487,76 @@ def test_synthetic_set_quarantines_exactly_its_planted_bad_rows(etl, settings, t
     assert CliRunner().invoke(main, ["synth", "--seed", "5", "--out", str(out)], env=env).exit_code == 0
     result = CliRunner().invoke(main, ["etl", "run-all", str(out)], env=env)
     assert result.exit_code == 0, result.output
-    for kind in ("closures", "disruptions", "pas", "seizures"):
+    for kind in ("closures", "disruptions", "pas", "seizures", "stop_search"):
         expected = pd.read_csv(out / f"_expected_quarantine_{kind}.csv")
         batch = query(etl, "SELECT batch_id, synthetic FROM etl.batch WHERE job = %s AND status = 'published'", (kind,))[0]
         assert batch["synthetic"] is True
         got = reasons(etl, batch["batch_id"])
         planted = {int(str(p).split()[-1]) for p in expected["line_or_feature"]}
         assert set(got) == planted, kind
+
+
+@pytest.mark.parametrize("kind, frame", [
+    ("closures", CLOSURES.iloc[:2]),
+    ("disruptions", pd.DataFrame({"source_id": ["D1"], "date": ["2025-01-10"], "network_ref": ["NET-1"],
+                                  "level": ["local"], "grading": ["minor"], "ward_code": ["E05014118"]})),
+    ("pas", pd.DataFrame({"period_type": ["quarter"], "period_end": ["2025-06"], "geography_level": ["ward"],
+                          "geography_code": ["E05014118"], "measure": ["drug_problem"], "respondents": ["20"],
+                          "agree_count": ["8"]})),
+    ("seizures", pd.DataFrame({"source_id": ["S1"], "date": ["2025-03-01"], "seizure_count": ["1"],
+                               "value_gbp": ["10"], "borough_code": ["E09000022"]}))])
+def test_a_harmmap_contract_file_without_the_synthetic_column_is_refused_whole(etl, tmp_path, kind, frame):
+    path = tmp_path / f"{kind}.csv"
+    frame.drop(columns="synthetic", errors="ignore").to_csv(path, index=False)
+    before = query(etl, PUBLISHED)[0]["h"]
+    with pytest.raises(EtlError, match="no synthetic column: every row must say whether it is synthetic"):
+        run(etl, kind, path)
+    assert query(etl, "SELECT status FROM etl.batch WHERE job = %s", (kind,))[0]["status"] == "failed"
+    assert query(etl, PUBLISHED)[0]["h"] == before
+    frame.assign(synthetic="false").to_csv(path, index=False)  # the same rows, saying they are real, load
+    assert run(etl, kind, path).rows_quarantined == 0
+
+
+def test_synthetic_ids_claiming_to_be_real_are_quarantined(etl, tmp_path):
+    good = CLOSURES.iloc[0].to_dict()
+    rows = [dict(good, **{"Source ID": "SYN-CL-000001", "synthetic": "false"}),
+            dict(good, **{"Source ID": "SYN-CL-000002", "synthetic": "true"}),
+            dict(good, **{"Source ID": "syn-cl-000003", "synthetic": "FALSE"}),
+            dict(good, **{"Source ID": "REAL-4", "synthetic": "maybe"}),
+            dict(good, **{"Source ID": "REAL-5", "synthetic": ""}),
+            dict(good, **{"Source ID": "REAL-6", "synthetic": "No"})]
+    path = tmp_path / "closures.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    report = run(etl, "closures", path)
+    assert (report.rows_loaded, report.rows_quarantined, report.synthetic) == (2, 4, True)
+    assert reasons(etl, report.batch_id) == {
+        2: "line 2: source id SYN-CL-000001 is synthetic but the row claims to be real",
+        4: "line 4: source id syn-cl-000003 is synthetic but the row claims to be real",
+        5: "line 5: synthetic 'maybe' is not true or false",
+        6: "line 6: synthetic is empty: say true or false"}
+    assert {r["source_id"]: r["synthetic"] for r in query(etl, "SELECT source_id, synthetic FROM etl.closure")} == \
+        {"SYN-CL-000002": True, "REAL-6": False}
+    # a disruption says so the same way
+    dis = pd.DataFrame({"source_id": ["SYN-DR-000001"], "date": ["2025-01-10"], "network_ref": ["NET-1"],
+                        "level": ["local"], "grading": ["minor"], "ward_code": ["E05014118"], "synthetic": ["false"]})
+    dis.to_csv(tmp_path / "disruptions.csv", index=False)
+    d = run(etl, "disruptions", tmp_path / "disruptions.csv")
+    assert reasons(etl, d.batch_id) == {2: "line 2: source id SYN-DR-000001 is synthetic but the row claims to be real"}
+
+
+def test_the_real_mps_formats_refuse_synthetic_ids(etl, tmp_path):
+    ward = tmp_path / "mps_ward_level_crime.csv"
+    pd.DataFrame({"MajorText": "DRUG OFFENCES", "MinorText": "TRAFFICKING OF DRUGS", "WardName": "W",
+                  "WardCode": ["E05014118", "SYN-E05014118"], "LookUp_BoroughName": "Lambeth",
+                  "202501": [1, 2]}).to_csv(ward, index=False)
+    report = run(etl, "mps_ward_crime", ward)
+    assert reasons(etl, report.batch_id) == {
+        3: "line 3: WardCode SYN-E05014118 is synthetic but MPS files are real by definition"}
+    lsoa = tmp_path / "lsoa.csv"
+    lsoa.write_text("LSOA11CD,2019\nE01000006,5\nSYN-E01000007,1\n")
+    report = run(etl, "mps_lsoa_drug_annual", lsoa)
+    assert reasons(etl, report.batch_id) == {
+        3: "line 3: LSOA11CD SYN-E01000007 is synthetic but MPS files are real by definition"}
 
 
 def test_run_all_carries_on_past_a_bad_file(etl, tmp_path):
@@ -500,7 +573,7 @@ def test_run_all_carries_on_past_a_bad_file(etl, tmp_path):
 
 def test_excel_style_cp1252_csv_is_read_and_said(etl, tmp_path):
     path = tmp_path / "seizures.csv"
-    text = "source_id,date,seizure_count,value_gbp,borough_code\nX1,2025-03-01,1,£1,250,E09000022\n"
+    text = "source_id,date,seizure_count,value_gbp,borough_code,synthetic\nX1,2025-03-01,1,£1,250,E09000022,false\n"
     path.write_bytes(text.replace("£1,250", '"£1,250"').encode("cp1252"))
     report = run(etl, "seizures", path)
     assert (report.rows_loaded, report.encoding) == (1, "cp1252")
@@ -509,17 +582,17 @@ def test_excel_style_cp1252_csv_is_read_and_said(etl, tmp_path):
 
 def test_ragged_rows_are_quarantined_with_their_line_not_fatal(etl, tmp_path):
     path = tmp_path / "closures.csv"
-    path.write_text("source_id,closure_type,stage,date,ward_code,ward_vintage\n"
-                    "R1,crack_house,other,2024-01-01,E05014118,2022\n"
+    path.write_text("source_id,closure_type,stage,date,ward_code,ward_vintage,synthetic\n"
+                    "R1,crack_house,other,2024-01-01,E05014118,2022,false\n"
                     "R2,crack_house,other\n"
                     "\n"
-                    "R3,crack_house,other,2024-01-01,E05014118,2022,extra\n"
-                    "R4,crack_house,other,2024-01-01,E05999999,2022\n")
+                    "R3,crack_house,other,2024-01-01,E05014118,2022,false,extra\n"
+                    "R4,crack_house,other,2024-01-01,E05999999,2022,false\n")
     report = run(etl, "closures", path)
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (4, 1, 3)
     got = reasons(etl, report.batch_id)
-    assert got[3] == "line 3: 3 fields where the header has 6"
-    assert got[5] == "line 5: 7 fields where the header has 6"
+    assert got[3] == "line 3: 3 fields where the header has 7"
+    assert got[5] == "line 5: 8 fields where the header has 7"
     assert got[6].startswith("line 6: ward_code E05999999")
 
 
@@ -547,7 +620,7 @@ def test_ids_an_earlier_batch_loaded_are_quarantined_whatever_chunk_they_are_in(
     monkeypatch.setattr(records, "FIRST_CHUNK_ROWS", 2)
     monkeypatch.setattr(records, "CHUNK_ROWS", 2)
     frame = pd.DataFrame({"source_id": [f"E{i}" for i in range(7)], "closure_type": "crack_house",
-                          "stage": "other", "date": "2024-07-01", "ward_code": "E05014118"})
+                          "stage": "other", "date": "2024-07-01", "ward_code": "E05014118", "synthetic": "false"})
     first, second = tmp_path / "closures_a.csv", tmp_path / "closures_b.csv"
     frame.iloc[[1, 5]].to_csv(first, index=False)
     frame.to_csv(second, index=False)

@@ -49,6 +49,7 @@ def big_closures(path, n: int, seed: int, codes: list[str]) -> None:
         "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
         "ward_code": rng.choice(codes, n),
         "ward_vintage": "2022",
+        "synthetic": "false",
     }).to_csv(path, index=False, date_format="%Y-%m-%d")
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from etl.checks import (Verdicts, check_choice, check_dates, check_required_unique, column, require_columns,
-                        synthetic_flags)
+from etl.checks import (Verdicts, check_choice, check_dates, check_required_unique, check_synthetic, column,
+                        require_columns, require_synthetic)
 from etl.errors import Reject
 from etl.kinds import monthly, records
 from etl.kinds.base import Kind, Prepared
@@ -32,8 +32,10 @@ LOCATION_COLUMNS = ["source_id", "seq", "borough_code", "ward_code", "location_m
 def prepare(table: SourceTable, geo: Geography, today: date) -> Prepared:
     """Records, and their locations as ``children`` (one row per place, numbered ``seq`` from 1)."""
     require_columns(table, *REQUIRED)
+    require_synthetic(table)
     v = Verdicts(len(table))
     sid = check_required_unique(v, table, "source_id").to_numpy(zero_copy_only=False)
+    synthetic = check_synthetic(v, table, "source_id")
     ref = column(table, "network_ref")
     v.fail(ref == "", "network_ref is empty")
     level = check_choice(v, table, "level", LEVELS).to_numpy(zero_copy_only=False)
@@ -50,7 +52,7 @@ def prepare(table: SourceTable, geo: Geography, today: date) -> Prepared:
             children.append((sid[i], seq, p.borough_code, p.ward_code, p.method, p.x, p.y))
     ok = v.ok
     frame = pd.DataFrame({"source_id": sid[ok], "event_date": when[ok], "network_ref": ref[ok],
-                          "level": level[ok], "grading": grading[ok], "synthetic": synthetic_flags(table)[ok],
+                          "level": level[ok], "grading": grading[ok], "synthetic": synthetic[ok],
                           "_position": np.flatnonzero(ok)})
     kids = pd.DataFrame(children, columns=LOCATION_COLUMNS)
     return Prepared(table, frame, v.rejected(table), kids)

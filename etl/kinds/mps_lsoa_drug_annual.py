@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from etl.checks import Verdicts, column, require_columns
+from etl.checks import Verdicts, column, refuse_synthetic_ids, require_columns
 from etl.errors import EtlError
 from etl.kinds.base import Kind, Prepared
 from etl.placing import Geography
@@ -34,6 +34,8 @@ def prepare(table: SourceTable, geo: Geography, today: date) -> Prepared:
         raise EtlError(f"{table.path.name}: no year columns (YYYY) found")
     lookup: pd.DataFrame = geo.lsoa11_to_ward  # lsoa11_code, ward_code, weight (LSOA11 -> LSOA21 -> ward)
     v = Verdicts(len(table))
+    refuse_synthetic_ids(v, table, "lsoa11cd", why="is synthetic but MPS files are real by definition",
+                         label="LSOA11CD")
     code = column(table, "lsoa11cd")
     v.fail(~np.isin(code, lookup["lsoa11_code"].unique()), lambda i: f"LSOA11CD {code[i]!r} is not in the LSOA 2011 lookup")
     raw = table.frame[years]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from etl.checks import MAX_COUNT, Verdicts, column, require_columns
+from etl.checks import MAX_COUNT, Verdicts, column, refuse_synthetic_ids, require_columns
 from etl.errors import EtlError
 from etl.kinds import monthly
 from etl.kinds.base import Kind, Prepared
@@ -38,6 +38,9 @@ def prepare(table: SourceTable, geo: Geography, today: date) -> Prepared:
         if date(int(c[:4]), int(c[4:]), 1) > today:
             raise EtlError(f"{table.path.name}: month column {c} is in the future")
     v = Verdicts(len(table))
+    # Real by definition: a SYN- code is a synthetic record in a real file, refused (docs/data-contracts.md).
+    refuse_synthetic_ids(v, table, "wardcode", why="is synthetic but MPS files are real by definition",
+                         label="WardCode")
     code = column(table, "wardcode")
     v.fail(~np.isin(code, list(geo.ward_borough)), lambda i: f"WardCode {code[i]!r} is not a 2022 ward")
     major, minor = column(table, "majortext"), column(table, "minortext")

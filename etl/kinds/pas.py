@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from etl.checks import MAX_COUNT, Verdicts, check_choice, column, require_columns, synthetic_flags
+from etl.checks import (MAX_COUNT, Verdicts, check_choice, check_synthetic, column, require_columns,
+                        require_synthetic)
 from etl.errors import Reject
 from etl.kinds.base import Kind, Prepared
 from etl.placing import Geography
@@ -31,7 +32,9 @@ MEASURES = ("drug_problem", "tackle_dealing")
 def prepare(table: SourceTable, geo: Geography, today: date) -> Prepared:
     """Results by count or percentage (turned into a count of the respondents), checked row by row."""
     require_columns(table, *REQUIRED)
+    require_synthetic(table)
     v = Verdicts(len(table))
+    synthetic = check_synthetic(v, table)
     ptype = check_choice(v, table, "period_type", PERIOD_TYPES, PERIOD_ALIASES).to_numpy(zero_copy_only=False)
     level = check_choice(v, table, "geography_level", LEVELS).to_numpy(zero_copy_only=False)
     measure = check_choice(v, table, "measure", MEASURES).to_numpy(zero_copy_only=False)
@@ -86,7 +89,7 @@ def prepare(table: SourceTable, geo: Geography, today: date) -> Prepared:
     records = pd.DataFrame({"period_type": ptype[ok], "period_end": period_end[ok], "geography_level": level[ok],
                             "geography_code": geo_code[ok], "borough_code": borough[ok], "measure": measure[ok],
                             "respondents": respondents[ok], "agree_count": agree[ok],
-                            "synthetic": synthetic_flags(table)[ok], "_position": np.flatnonzero(ok)})
+                            "synthetic": synthetic[ok], "_position": np.flatnonzero(ok)})
     return Prepared(table, records, v.rejected(table))
 
 

@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from etl import copy_binary
-from etl.checks import Verdicts, check_dates, start_earlier_places, synthetic_flags
+from etl.checks import Verdicts, check_dates, check_synthetic, require_synthetic, start_earlier_places
 from etl.kinds.base import Chunk, Prepared, take
 from etl.kinds.monthly import MonthlyCounts
 from etl.placing import Geography, locate_single
@@ -48,6 +48,7 @@ def single_location_records(table: SourceTable, geo: Geography, today: date,
     Every such kind has a unique source_id: the file-wide duplicate check starts now, on a thread,
     and is needed from the second chunk on (the first checks its own rows).
     """
+    require_synthetic(table)
     prepared = Prepared(table, None, [])
     if len(table) > FIRST_CHUNK_ROWS:
         start_earlier_places(table, "source_id")
@@ -60,11 +61,12 @@ def single_location_records(table: SourceTable, geo: Geography, today: date,
             part = table.slice(start, stop)
             v = Verdicts(len(part))
             values = checks(v, part)
+            flags = check_synthetic(v, part, "source_id")
             values["event_date"] = check_dates(v, part, "date", today)
             placed = locate_single(v, part, geo)
             ok = v.ok
             prepared.rejected.extend(v.rejected(part))
-            synthetic = synthetic_flags(part)[ok]
+            synthetic = flags[ok]
             prepared.any_synthetic |= bool(synthetic.any())
             yield Chunk({**{k: take(arr, ok) for k, arr in values.items()},
                          **{k: placed.column(k, geo, ok) for k in ("borough_code", "ward_code", "location_method")},
