@@ -19,17 +19,24 @@ import psycopg
 import shapely
 
 from etl.errors import EtlError
+from etl.queries import query as etl_query
 from harmmap import db, hotspots, periods
 from harmmap.config import Settings
-from harmmap.harm import IndexConfig, IndexInputs, IndexTables, build_index
+from harmmap.harm import SEARCH_INDICATOR, IndexConfig, IndexInputs, IndexTables, build_index, month_runs
 
 # Serialises publishes (a second one waits); the data swap itself is a single transaction anyway.
 _PUBLISH_LOCK = 0x48494458  # "HIDX"
 
 ANALYZED = ("harm.publish", "harm.current", "harm.period", "harm.ward_index", "harm.ward_indicator",
-            "harm.area_indicator", "harm.target", "harm.robustness", "harm.response")
+            "harm.area_indicator", "harm.target", "harm.robustness", "harm.response", "harm.search_outcome",
+            "harm.search_group")
+#: The tables of IndexTables a publish writes, and where.
+WRITTEN = {"periods": "harm.period", "ward_index": "harm.ward_index", "ward_indicator": "harm.ward_indicator",
+           "area_indicator": "harm.area_indicator", "robustness": "harm.robustness", "targets": "harm.target",
+           "response": "harm.response", "search_outcome": "harm.search_outcome", "search_group": "harm.search_group"}
 
-_INT_COLUMNS = ("rank_london", "decile_london", "rank_borough", "decile_borough", "respondents", "wards_ranked")
+_INT_COLUMNS = ("rank_london", "decile_london", "rank_borough", "decile_borough", "respondents", "wards_ranked",
+                "searches", "unlocated", "recorded", "found")
 
 
 @dataclass
@@ -68,13 +75,43 @@ def read_inputs(conn: psycopg.Connection) -> IndexInputs:
         raise EtlError("no 2022 wards in geo.ward: run `harmmap geo load` first")
     contiguity = hotspots.queen_contiguity(wards["ward_code"].tolist(),
                                            shapely.from_wkb([bytes(b) for b in wards["wkb"]]))
+    searches = _etl_frame(conn, "index_searches")
     inputs = IndexInputs(
         wards=wards.set_index("ward_code")[["borough_code", "population", "in_area"]],
-        contiguity=contiguity, monthly=frame("index_monthly"), pas=frame("index_pas"),
-        networks=frame("index_networks"), seizures=frame("index_seizures"))
+        contiguity=contiguity, monthly=searches_for_index(frame("index_monthly"), searches), pas=frame("index_pas"),
+        networks=frame("index_networks"), seizures=frame("index_seizures"), searches=searches)
     if inputs.monthly.empty and inputs.pas.empty:
         raise EtlError("no indicators loaded yet: run `harmmap etl run-all DIR` first")
     return inputs
+
+
+def _etl_frame(conn: psycopg.Connection, name: str) -> pd.DataFrame:
+    """A query of etl/queries as a frame (the ETL's own record tables, read in the same snapshot)."""
+    cur = conn.execute(etl_query(name))
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+def searches_for_index(monthly: pd.DataFrame, searches: pd.DataFrame) -> pd.DataFrame:
+    """``monthly`` with drug_searches kept only for the latest unbroken run of months the loaded police.uk
+    files hold that overlaps the other indicators' months (none: drug_searches is left out of the index).
+
+    The index takes an indicator's months from its first to its last as covered, and a month with no file is
+    unknown, not zero: the real June 2016 file beside the 2023-26 demo months must not make 2016-2023 read as
+    years with no searches, nor open a 2016 period of its own. Every run keeps its find rates and groups
+    (harm.search_outcome, harm.search_group)."""
+    is_search = (monthly["indicator"] == SEARCH_INDICATOR).to_numpy()
+    if not is_search.any():
+        return monthly
+    months = pd.to_datetime(monthly["month"])
+    others = months[~is_search]
+    runs = month_runs([pd.Timestamp(m).date() for m in pd.unique(searches["month"])]) if len(searches) else []
+    overlapping = [(a, b) for a, b in runs if len(others)
+                   and pd.Timestamp(a) <= others.max() and pd.Timestamp(b) >= others.min()]
+    keep = ~is_search
+    if overlapping:
+        first, last = overlapping[-1]
+        keep |= is_search & (months >= pd.Timestamp(first)).to_numpy() & (months <= pd.Timestamp(last)).to_numpy()
+    return monthly if keep.all() else monthly[keep].reset_index(drop=True)
 
 
 def _for_copy(frame: pd.DataFrame, version: int) -> pd.DataFrame:
@@ -99,10 +136,9 @@ def write(conn: psycopg.Connection, tables: IndexTables, settings: Settings, sec
                      "robustness_delta": config.robustness_delta, "pas_design_effect": config.design_effect}),
          tables.synthetic, len(tables.periods),
          int(tables.ward_index["ward_code"].nunique()) if len(tables.ward_index) else 0)).fetchone()["version"]
-    for name in ("periods", "ward_index", "ward_indicator", "area_indicator", "robustness", "targets", "response"):
+    for name, table in WRITTEN.items():
         frame = getattr(tables, name)
         if len(frame):
-            table = {"periods": "harm.period", "targets": "harm.target"}.get(name, f"harm.{name}")
             db.copy_frame(conn, table, _for_copy(frame, version))
     conn.execute("""INSERT INTO harm.current (version) VALUES (%s)
                     ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version""", (version,))
@@ -134,8 +170,7 @@ def publish(settings: Settings, *, log: Callable[[str], None] = lambda _: None) 
         # version this replaced is dead rows (every publish, without autovacuum, would add its size).
         db.vacuum_analyze(conn, ANALYZED)
         timings["write"] = time.perf_counter() - t2
-    rows = sum(len(getattr(tables, name)) for name in
-               ("periods", "ward_index", "ward_indicator", "area_indicator", "robustness", "targets", "response"))
+    rows = sum(len(getattr(tables, name)) for name in WRITTEN)
     return PublishReport(version=version, periods=len(tables.periods),
                          wards=int(tables.ward_index["ward_code"].nunique()), synthetic=tables.synthetic,
                          seconds=timings, weights=dict(settings.weights), rows=rows)

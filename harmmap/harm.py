@@ -31,6 +31,7 @@ import pandas as pd
 from harmmap import hotspots, scoring, targets
 from harmmap.indicators import ACTIVITY, BY_SLUG, INDICATORS, Indicator
 from harmmap.periods import KINDS, Period, complete_periods, month_index
+from harmmap.periods import parse as parse_period
 
 LONDON = "london"
 
@@ -66,6 +67,9 @@ class IndexInputs:
     pas: pd.DataFrame
     networks: pd.DataFrame
     seizures: pd.DataFrame
+    #: drug searches (etl.stop_search): month, borough_code (None: no location, force level), ethnic_group,
+    #: searches, recorded (outcome link recorded), found (outcome linked), synthetic. See "Stop and search".
+    searches: pd.DataFrame | None = None
 
 
 @dataclass
@@ -82,6 +86,10 @@ class IndexTables:
     indicators: dict[str, dict] = field(default_factory=dict)
     #: seconds spent per part of the build (figures, index, hotspots, robustness, targets)
     timings: dict[str, float] = field(default_factory=dict)
+    #: the drug searches' find rate per borough and London (harm.search_outcome), and by ethnic group
+    #: (harm.search_group): see "Stop and search" below
+    search_outcome: pd.DataFrame = field(default_factory=pd.DataFrame)
+    search_group: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def synthetic(self) -> bool:
@@ -610,4 +618,154 @@ def build_index(inputs: IndexInputs, config: IndexConfig, rng: np.random.Generat
     unknown = set(config.weights) - set(BY_SLUG)
     if unknown:
         raise ValueError(f"unknown indicator(s) in weights: {', '.join(sorted(unknown))}")
-    return _Builder(inputs, config, rng).build()
+    tables = _Builder(inputs, config, rng).build()
+    if inputs.searches is not None and len(inputs.searches):
+        add_searches(tables, inputs, config)
+    return tables
+
+
+# --- stop and search: the find rate, the groups, and the searches with no location ---------------------
+#
+# police.uk's stop-and-search files (etl/kinds/stop_search.py) give the response indicator drug_searches,
+# which the index treats as any other count. Three things are particular to them and are decided here:
+#
+# * Searches with no location (about one drug search in twelve in the Met's June 2016 file) are kept at
+#   force level: they are in London's drug_searches total (harm.area_indicator) and in London's find rate,
+#   never in a borough or ward. London's activity per 100 trafficking offences (harm.response) still counts
+#   only the searches placed in a borough, so that boroughs and wards are compared with a London rate made
+#   the same way.
+# * The find rate: "Outcome linked to object of search" = True, out of the drug searches for which police.uk
+#   records the link (True or False; a blank is not recorded, as in the whole Met June 2016 file), with its
+#   Wilson 95% interval, per borough and London.
+# * Searches by self-defined ethnic group (the Census 2021 high-level groups): counts only. Rates per 1,000
+#   and ratios to the White rate need the Census 2021 ethnic group populations (TS021), which are not loaded
+#   (docs/data-contracts.md, "Stop and search and proportionality").
+#
+# Their periods are every complete period of the months the loaded files hold (each unbroken run of months
+# on its own), whether or not the index has that period: a 2016 month has a find rate, and no index.
+
+SEARCH_INDICATOR = "drug_searches"
+ETHNIC_GROUPS = ("asian", "black", "mixed", "white", "other", "not_stated")
+
+
+def month_runs(months: Sequence[date]) -> list[tuple[date, date]]:
+    """Unbroken runs of consecutive months, as (first, last): files loaded for 2016-06 and for 2023-04 to
+    2026-03 are two runs, and no period spans the gap (a month with no file is unknown, not zero)."""
+    ordered = sorted({m.replace(day=1) for m in months})
+    runs: list[tuple[date, date]] = []
+    for m in ordered:
+        if runs and month_index(m) == month_index(runs[-1][1]) + 1:
+            runs[-1] = (runs[-1][0], m)
+        else:
+            runs.append((m, m))
+    return runs
+
+
+def find_rate(found: np.ndarray, recorded: np.ndarray) -> dict[str, np.ndarray]:
+    """Percent of the searches with the outcome link recorded whose outcome was linked to the object of the
+    search, with its Wilson 95% interval (``scoring.wilson_interval``); NaN where none was recorded."""
+    found, recorded = np.asarray(found, float), np.asarray(recorded, float)
+    lo, hi = scoring.wilson_interval(found, recorded)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(recorded > 0, found / recorded * 100.0, np.nan)
+    return {"pct": pct, "lo": lo * 100.0, "hi": hi * 100.0}
+
+
+def search_periods(searches: pd.DataFrame, kinds: Sequence[str] = KINDS) -> list[Period]:
+    """Every complete period of each unbroken run of the months the searches fall in."""
+    months = [pd.Timestamp(m).date() for m in pd.unique(searches["month"])]
+    return [p for first, last in month_runs(months) for p in complete_periods(first, last, kinds)]
+
+
+def search_tables(searches: pd.DataFrame, boroughs: Sequence[str],
+                  kinds: Sequence[str] = KINDS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """harm.search_outcome and harm.search_group rows (without version) for every search period.
+
+    ``boroughs`` are the boroughs published (the MPS area's); London is their searches plus those with no
+    location. Counts are whole searches; every borough and group is listed, with 0 where there were none.
+    """
+    frame = searches.copy()
+    frame["month"] = pd.to_datetime(frame["month"])
+    force = frame["borough_code"].isna()
+    in_area = frame["borough_code"].isin(list(boroughs))
+    frame = frame[force | in_area]
+    codes = list(boroughs)
+    outcome_parts, group_parts = [], []
+    for p in search_periods(frame, kinds):
+        window = frame[(frame["month"] >= pd.Timestamp(p.first)) & (frame["month"] <= pd.Timestamp(p.last))]
+        if window.empty:
+            continue
+        located = window[window["borough_code"].notna()]
+        by_b = located.groupby("borough_code")[["searches", "recorded", "found"]].sum().reindex(codes, fill_value=0)
+        total = window[["searches", "recorded", "found"]].sum()
+        unlocated = int(window.loc[window["borough_code"].isna(), "searches"].sum())
+        synthetic = bool(window["synthetic"].any())
+        levels = ["borough"] * len(codes) + ["london"]
+        searches_n = np.append(by_b["searches"].to_numpy(float), total["searches"])
+        recorded = np.append(by_b["recorded"].to_numpy(float), total["recorded"])
+        found = np.append(by_b["found"].to_numpy(float), total["found"])
+        rate = find_rate(found, recorded)
+        outcome_parts.append(pd.DataFrame({
+            "period": p.label, "level": levels, "area_code": codes + [LONDON],
+            "searches": searches_n.astype(int), "unlocated": [0] * len(codes) + [unlocated],
+            "recorded": recorded.astype(int), "found": found.astype(int),
+            "find_pct": rate["pct"], "find_lo": rate["lo"], "find_hi": rate["hi"], "synthetic": synthetic}))
+        groups = located.groupby(["borough_code", "ethnic_group"])["searches"].sum()
+        full = pd.MultiIndex.from_product([codes, ETHNIC_GROUPS], names=["borough_code", "ethnic_group"])
+        groups = groups.reindex(full, fill_value=0).reset_index()
+        london = window.groupby("ethnic_group")["searches"].sum().reindex(list(ETHNIC_GROUPS), fill_value=0)
+        group_parts.append(pd.DataFrame({
+            "period": p.label, "level": ["borough"] * len(groups) + ["london"] * len(ETHNIC_GROUPS),
+            "area_code": groups["borough_code"].tolist() + [LONDON] * len(ETHNIC_GROUPS),
+            "ethnic_group": groups["ethnic_group"].tolist() + list(ETHNIC_GROUPS),
+            "searches": np.append(groups["searches"].to_numpy(), london.to_numpy()).astype(int),
+            "synthetic": synthetic}))
+    outcome = pd.concat(outcome_parts, ignore_index=True) if outcome_parts else pd.DataFrame()
+    group = pd.concat(group_parts, ignore_index=True) if group_parts else pd.DataFrame()
+    return outcome, group
+
+
+def carry_force_level(area_indicator: pd.DataFrame, searches: pd.DataFrame, london_population: float) -> None:
+    """Add the drug searches with no location to London's drug_searches rows of ``area_indicator`` (in place):
+    the figure, its rate per 1,000 residents and its changes on the previous period and a year before (the
+    same exact test as every count). Boroughs and wards are untouched: such a search is in no borough."""
+    if area_indicator.empty or searches.empty:
+        return
+    force = searches[searches["borough_code"].isna()]
+    if force.empty:
+        return
+    per_month = force.groupby(pd.to_datetime(force["month"]))["searches"].sum()
+
+    def in_window(label: str) -> float:
+        q = parse_period(label)
+        return float(per_month[(per_month.index >= pd.Timestamp(q.first))
+                               & (per_month.index <= pd.Timestamp(q.last))].sum())
+
+    rows = np.flatnonzero(((area_indicator["level"] == "london") & (area_indicator["indicator"] == SEARCH_INDICATOR))
+                          .to_numpy())
+    for i in rows:
+        label = area_indicator["period"].iat[i]
+        p = parse_period(label)
+        value = float(area_indicator["value"].iat[i]) + in_window(label)
+        area_indicator.loc[area_indicator.index[i], "value"] = value
+        area_indicator.loc[area_indicator.index[i], "rate_per_1000"] = float(
+            scoring.rate_per_1000(np.array([value]), np.array([london_population]))[0])
+        for tag, q in (("prev", p.previous), ("yoy", p.year_before)):
+            before = area_indicator[f"{tag}_value"].iat[i]
+            if before is None or not np.isfinite(float(before)):
+                continue
+            before = float(before) + in_window(q.label)
+            t = scoring.rate_ratio_test(np.array([value]), np.array([before]))
+            change, pv = t["ratio"].to_numpy() - 1.0, t["p"].to_numpy()
+            for col, v in ((f"{tag}_value", before), (f"{tag}_change", float(change[0])), (f"{tag}_p", float(pv[0])),
+                           (f"{tag}_trend", scoring.trend_label(change, pv)[0])):
+                area_indicator.loc[area_indicator.index[i], col] = v
+
+
+def add_searches(tables: IndexTables, inputs: IndexInputs, config: IndexConfig) -> None:
+    """The stop-and-search parts of a publish (in place): the find rate and the groups for every search
+    period, and the searches with no location carried into London's drug_searches total."""
+    wards = inputs.wards[inputs.wards["in_area"].astype(bool)]
+    boroughs = sorted(set(wards["borough_code"]))
+    tables.search_outcome, tables.search_group = search_tables(inputs.searches, boroughs, config.kinds)
+    carry_force_level(tables.area_indicator, inputs.searches, float(wards["population"].sum()))
