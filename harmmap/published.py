@@ -32,8 +32,8 @@ from harmmap.scoring import WorstRule
 
 __all__ = ["HARM_INDEX", "NO_INDEX", "UNITS", "CITY_OF_LONDON", "ReadError", "NoIndexPublished", "UnknownPeriod",
            "UnknownBorough", "UnknownWard", "BadRequest", "Snapshot", "Period", "PeriodEntry", "Borough",
-           "LayerValues", "Worst", "WorstWard", "WorstRule", "ResponseFigure", "BoroughResponse", "begin", "number",
-           "whole"]
+           "LayerValues", "Worst", "WorstWard", "WorstRule", "ResponseFigure", "BoroughResponse", "SearchOutcome",
+           "begin", "number", "whole"]
 
 #: The map layer that is the index itself (every other layer is an indicator slug).
 HARM_INDEX = "harm_index"
@@ -1018,3 +1018,75 @@ def change_shown(change: diagnostics.Change, diagnostic: Diagnostic,
                 out[f"{side}_suppressed"] = disclosure.text
         out.update(change=None, lo=None, hi=None, p=None, suppressed=disclosure.text)
     return out
+
+
+# --- stop and search: the find rate and the groups ---------------------------------------------------
+
+#: Why the groups are counts only (docs/data-contracts.md, "Stop and search and proportionality").
+PROPORTIONALITY_NOTE = ("Searches per 1,000 residents by ethnic group, and the ratio to the White rate, need the "
+                        "Census 2021 ethnic group populations (ONS table TS021), which are not loaded: counts only.")
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """Drug searches in one area and period (harm.search_outcome, harm.search_group), as the reader may see
+    them. ``searches`` (London's include ``unlocated``, the searches with no location), ``found`` of the
+    ``recorded`` (police.uk's "Outcome linked to object of search" True, of True or False) and ``find_pct``
+    with its Wilson 95% interval; ``groups`` the searches by self-defined ethnic group. A count from 1 to 4
+    that the reader may not see is None and named in ``hidden``, with whatever gives it back."""
+
+    period: str
+    level: str
+    code: str
+    searches: int | None
+    unlocated: int | None
+    recorded: int | None
+    found: int | None
+    find_pct: float | None
+    find_lo: float | None
+    find_hi: float | None
+    groups: dict[str, int | None]
+    synthetic: bool
+    hidden: tuple[str, ...] = ()
+    note: str = PROPORTIONALITY_NOTE
+
+
+def _search_outcome(snap: Snapshot, period: Period | str, level: str, code: str,
+                    disclosure: Disclosure | None) -> SearchOutcome | None:
+    """Disclosure: a small ``found`` or ``recorded`` hides the rate and its interval too (rate x recorded is
+    found); a small ``unlocated`` hides London's total (the total less the boroughs' is it); a small group
+    hides the next smallest non-zero group too, so no single hidden group can be had from the total."""
+    if level not in ("borough", "london"):
+        raise BadRequest(f"level must be borough or london, not {level[:20]!r}")
+    label = period.label if isinstance(period, Period) else periods.parse(period).label
+    params = {"version": snap.require_index(), "period": label, "level": level, "code": code}
+    row = snap.conn.execute(db.query("search_outcome"), params).fetchone()
+    if row is None:
+        return None
+    groups: dict[str, int | None] = {r["ethnic_group"]: int(r["searches"])
+                                     for r in snap.conn.execute(db.query("search_groups"), params)}
+    small = (lambda x: disclosure.small(x)) if disclosure is not None else (lambda _x: False)  # noqa: E731
+    hidden = [k for k in ("searches", "unlocated", "recorded", "found") if small(row[k])]
+    if "unlocated" in hidden and "searches" not in hidden:
+        hidden.append("searches")
+    if "found" in hidden or "recorded" in hidden:
+        hidden.append("find_pct")
+    small_groups = [g for g, n in groups.items() if small(n)]
+    if len(small_groups) == 1:
+        others = sorted((n, g) for g, n in groups.items() if n and g not in small_groups)
+        small_groups += [g for _, g in others[:1]]
+    for g in small_groups:
+        groups[g] = None
+    hidden += [f"group:{g}" for g in small_groups]
+    gone = set(hidden)
+
+    def shown(key: str) -> Any:
+        return None if key in gone else row[key]
+
+    rate_gone = "find_pct" in gone
+    return SearchOutcome(
+        period=label, level=level, code=code, searches=shown("searches"), unlocated=shown("unlocated"),
+        recorded=shown("recorded"), found=shown("found"),
+        find_pct=None if rate_gone else number(row["find_pct"]), find_lo=None if rate_gone else number(row["find_lo"]),
+        find_hi=None if rate_gone else number(row["find_hi"]), groups=groups, synthetic=bool(row["synthetic"]),
+        hidden=tuple(hidden))
