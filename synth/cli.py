@@ -15,7 +15,8 @@ from harmmap.cli import settings_from
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory to write into.")
 @click.pass_context
 def synth(ctx: click.Context, seed: int, out: Path) -> None:
-    """Write SYNTHETIC demo files (closures, disruptions, PAS, seizures) in the data contracts."""
+    """Write SYNTHETIC demo files (closures, disruptions, PAS, seizures, police.uk-format stop and search) in
+    the data contracts."""
     from synth import dataset
 
     settings = settings_from(ctx)

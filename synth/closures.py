@@ -10,8 +10,9 @@ import numpy as np
 from synth import files
 from synth.common import (LOCATION_COLUMNS, Calibration, Geography, Points, Source, Table, WardPicker, add_months,
                           allocate, bad_row_count, bad_single_location, cannabis_factory_weights, choose_defects,
-                          crack_house_weights, defect_date, draw_shares, merge_bad, random_dates, single_location,
-                          single_location_form, source_id_key, written_date)
+                          defect_date, draw_shares, merge_bad, random_dates, single_location, single_location_form,
+                          source_id_key, written_date)
+from synth.intensity import response_weights
 
 COLUMNS = ["source_id", "closure_type", "stage", "date", *LOCATION_COLUMNS, "address", "synthetic"]
 DEFECTS = ("missing_source_id", "duplicate_source_id", "unknown_closure_type", "unknown_stage", "date_in_future",
@@ -24,15 +25,16 @@ STAGE_VARIANTS = {"closure_order": ("Closure Order", "closure order"),
 
 def table(geo: Geography, rng: np.random.Generator, start: date, months: int, bad_share: float,
           cal: Calibration = Calibration()) -> Table:
-    """Crack house closures where trafficking is recorded, cannabis factories where residents are (more in
-    Outer London); stages, location forms and spellings in the calibrated mix."""
+    """Closures where the police act (residents × policing intensity, synth/intensity.py), not where
+    trafficking is recorded; cannabis factories also twice as likely per resident in Outer London; stages,
+    location forms and spellings in the calibrated mix."""
     wards, end, years = geo.wards, add_months(start, months), months / 12
     points = Points(wards, rng, cal.point_margin_m)
     events: list[tuple[date, str, str]] = []
     for closure_type, per_year, weights in (
-            ("crack_house", cal.crack_house_closures_per_year, crack_house_weights(wards, cal.shrink_weight)),
+            ("crack_house", cal.crack_house_closures_per_year, response_weights(wards)),
             ("cannabis_factory", cal.cannabis_factory_closures_per_year,
-             cannabis_factory_weights(wards, cal.outer_london_multiplier))):
+             cannabis_factory_weights(wards, cal.outer_london_multiplier) * wards["intensity"])):
         counts = rng.poisson(allocate(per_year * years, weights).to_numpy())
         for ward_code, k in zip(wards.index, counts, strict=True):
             events += [(d, closure_type, ward_code) for d in random_dates(rng, int(k), start, end)]

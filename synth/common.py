@@ -25,6 +25,10 @@ from harmmap.config import REPO_ROOT
 
 #: The real MPS ward crime file the rates are calibrated on (docs/synthetic-data.md).
 DEFAULT_CRIME_FILE = REPO_ROOT / "geodata" / "crime" / "mps_ward_level_crime_2024-03_to_2026-03.csv"
+#: The real police.uk stop and search month (the Met, June 2016) synthetic searches are drawn like.
+DEFAULT_SEARCH_FILE = REPO_ROOT / "geodata" / "crime" / "2016-06-metropolitan-stop-and-search.csv"
+#: The real 2016 PAS results by MPS neighbourhood that set the spread of synthetic "tackle dealing".
+DEFAULT_PAS_FILE = REPO_ROOT / "geodata" / "survey" / "mopac_pas_neighbourhoods_2016.csv"
 VINTAGE = 2022
 
 #: ONS statistical "Inner London" (13 boroughs and the City); every other borough is Outer London.
@@ -96,10 +100,15 @@ class Calibration:
     pas_drug_problem_slope: float = 0.35      # logit change per SD of log drug offence rate
     pas_drug_problem_trend: float = -0.01     # proportion per year
     pas_tackle_base: float = 0.475
-    pas_tackle_slope: float = -0.25
     pas_tackle_trend: float = 0.01
     pas_borough_sd: float = 0.15              # logit scale
     pas_pct_share: float = 0.10               # rows giving agree_pct instead of agree_count
+    #: Interviews a year in the real PAS (MOPAC): with 106 neighbourhoods, about 121 each in 2016, the
+    #: sampling noise taken out of the 2016 spread before it is used as the true spread between areas.
+    pas_interviews_per_year: float = 12_800.0
+    #: Share of the true between-area variance of "tackle dealing" that follows the drug offence rate
+    #: (down where offences are high); the rest is borough and ward, split as in the 2016 figures.
+    pas_tackle_need_share: float = 0.5
     pas_no_vintage_share: float = 0.20        # ward rows leaving ward_vintage empty (2022 by default)
     # Asset seizures
     seizures_per_year: float = 1000.0         # records in the first year
@@ -112,6 +121,18 @@ class Calibration:
     seizure_locations: Mapping[str, float] = field(default_factory=lambda: {
         "borough": 0.70, "ward": 0.20, "lonlat": 0.05, "easting_northing": 0.05})
     seizure_text_value_share: float = 0.05    # value written as text "£12,345"
+    # Policing intensity (synth/intensity.py): what the response kinds are drawn from, not harm
+    intensity_field_sd: float = 0.5           # SD of the smooth random field, log scale
+    intensity_length_m: float = 5000.0        # its length scale
+    intensity_need_link: float = 0.10         # log intensity per SD of log shrunk trafficking rate (weak)
+    operation_boroughs: int = 3               # boroughs with a standing operation, drawn at random
+    operation_multiplier: float = 2.0         # intensity there
+    # Stop and search (synth/stop_search.py), drawn like the real Met June 2016 file
+    #: Residents of the MPS area (Census 2021), to turn the real month's searches into searches per resident.
+    search_reference_residents: float = 8_791_193.0
+    #: Chance that a drug search whose outcome is not "nothing found" has that outcome linked to the object
+    #: of the search (police.uk's field; blank in the whole 2016 file, so an assumption).
+    search_outcome_linked_share: float = 0.75
     # Points
     point_margin_m: float = 25.0
 
@@ -123,13 +144,16 @@ class Geography:
     """The MPS-area 2022 wards with real rates, as the generator needs them.
 
     ``wards`` is indexed by ward_code with columns borough_code, population (Census 2021),
-    trafficking and drug_offences (real MPS counts, average per year), and geom (shapely, EPSG:27700).
-    City of London wards are left out: the City has its own police force.
+    trafficking and drug_offences (real MPS counts, average per year), and geom (shapely, EPSG:27700); and,
+    once :func:`synth.intensity.with_intensity` has drawn it, the policing intensity the response kinds are
+    drawn from (``intensity``). City of London wards are left out: the City has its own police force.
     """
 
     wards: pd.DataFrame
     #: 2014 ward codes that are not 2022 codes (realistic "unknown ward for the vintage" defects).
     retired_ward_codes: tuple[str, ...] = ()
+    #: Boroughs drawn as having a standing operation (synth/intensity.py); set with the intensity column.
+    operation_boroughs: tuple[str, ...] = ()
 
     @property
     def borough_codes(self) -> list[str]:
@@ -199,11 +223,6 @@ def allocate(total: float, weights: pd.Series) -> pd.Series:
     if w.sum() <= 0:
         raise ValueError("allocation weights are all zero")
     return total * w / w.sum()
-
-
-def crack_house_weights(wards: pd.DataFrame, shrink_weight: float) -> pd.Series:
-    """Expected closures per resident proportional to the shrunk trafficking rate: residents x rate."""
-    return wards["population"] * shrunk_rate(wards["trafficking"], wards["population"], shrink_weight)
 
 
 def cannabis_factory_weights(wards: pd.DataFrame, outer_multiplier: float) -> pd.Series:
@@ -362,6 +381,71 @@ class Table:
         return i + 1 if self.kind == "disruptions" else i + 2
 
 
+class FrameRows(Sequence[dict[str, Any]]):
+    """A frame's rows as dicts, made one at a time (a file of 400,000 searches is never a list of dicts)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._frame.iloc[int(i)].to_dict()
+
+
+@dataclass
+class FrameTable:
+    """A large kind's rows as a data frame of text cells in file order (stop and search), with the same
+    ``expected`` and ``place`` as :class:`Table`; :meth:`cut` gives a small :class:`Table` for the examples."""
+
+    kind: str
+    columns: list[str]
+    frame: pd.DataFrame
+    expected: dict[int, str]
+
+    @property
+    def rows(self) -> FrameRows:
+        return FrameRows(self.frame)
+
+    def good_rows(self) -> list[dict[str, Any]]:
+        bad = np.zeros(len(self.frame), bool)
+        bad[list(self.expected)] = True
+        return self.frame[~bad].to_dict("records")
+
+    def place(self, i: int) -> int:
+        return i + 2  # CSV: the header is line 1
+
+    def cut(self, n_good: int, defects: Sequence[str], form: Callable[[dict[str, Any]], tuple[Any, ...]]) -> Table:
+        """The first good row of each ``form`` (among the first 5,000), then the earliest good rows up to
+        ``n_good``, and the first bad row with each of ``defects``, in file order."""
+        keep: list[int] = []
+        forms: set[tuple[Any, ...]] = set()
+        bad = set(self.expected)
+        for i in range(min(len(self.frame), 5000)):  # every form shows up early in a big file
+            if i in bad:
+                continue
+            f = form(self.frame.iloc[i].to_dict())
+            if f not in forms:
+                forms.add(f)
+                keep.append(i)
+        for i in range(len(self.frame)):
+            if len(keep) >= n_good:
+                break
+            if i not in bad and i not in keep:
+                keep.append(i)
+        wanted = list(defects)
+        for i in sorted(self.expected):
+            if self.expected[i] in wanted:
+                wanted.remove(self.expected[i])
+                keep.append(i)
+        order = sorted(keep)
+        return Table(self.kind, self.columns, [self.frame.iloc[i].to_dict() for i in order],
+                     {pos: self.expected[i] for pos, i in enumerate(order) if i in self.expected})
+
+
 def bad_row_count(n_good: int, bad_share: float) -> int:
     """So that bad rows are ``bad_share`` of the file: n_bad / (n_good + n_bad)."""
     if not 0 <= bad_share < 1:
@@ -505,8 +589,8 @@ class Source:
     defects: tuple[str, ...]
     #: The two defects the shipped example file shows (geodata/examples/).
     example_defects: tuple[str, ...]
-    table: Callable[[Geography, np.random.Generator, date, int, float, Calibration], Table]
-    write: Callable[[Table, Path], None]
+    table: Callable[[Geography, np.random.Generator, date, int, float, Calibration], Table | FrameTable]
+    write: Callable[[Table | FrameTable, Path], None]
     form: Callable[[dict[str, Any]], tuple[Any, ...]]
     key: Callable[[dict[str, Any]], tuple[Any, ...]]
 

@@ -1,4 +1,4 @@
-"""The synthetic demo set: the four kinds from one seed, written into a directory with their
+"""The synthetic demo set: the five kinds from one seed, written into a directory with their
 ``_expected_quarantine_<kind>.csv`` sidecars (``harmmap synth``), and the small example files cut from
 it (geodata/examples/).
 
@@ -19,26 +19,29 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from synth import closures, disruptions, files, pas, seizures
-from synth.common import (DEFAULT_CRIME_FILE, Calibration, Geography, Source, Table, add_months,
+from synth import closures, disruptions, files, pas, seizures, stop_search
+from synth.common import (DEFAULT_CRIME_FILE, Calibration, FrameTable, Geography, Source, Table, add_months,
                           read_geography)
+from synth.intensity import with_intensity
 
 #: The kinds in the order they are drawn: changing it changes every file of a seed.
-SOURCES: dict[str, Source] = {m.SOURCE.kind: m.SOURCE for m in (closures, disruptions, pas, seizures)}
+SOURCES: dict[str, Source] = {m.SOURCE.kind: m.SOURCE for m in (closures, disruptions, pas, seizures, stop_search)}
 KINDS = tuple(SOURCES)
 FILE_NAMES = {kind: s.file_name for kind, s in SOURCES.items()}
 DEFECTS = {kind: s.defects for kind, s in SOURCES.items()}
 
 
 def generate(geo: Geography, rng: np.random.Generator, *, start: date, months: int, bad_share: float,
-             cal: Calibration = Calibration()) -> dict[str, Table]:
-    """All four kinds from one generator, in a fixed order (so a seed fixes every file)."""
+             cal: Calibration = Calibration()) -> dict[str, Table | FrameTable]:
+    """Every kind from one generator, in a fixed order (so a seed fixes every file): first the policing
+    intensity the response kinds are drawn from (synth/intensity.py), then the kinds."""
     if months < 1:
         raise ValueError("months must be at least 1")
+    geo = with_intensity(geo, rng, cal)
     return {kind: s.table(geo, rng, start, months, bad_share, cal) for kind, s in SOURCES.items()}
 
 
-def write_tables(tables: Mapping[str, Table], out_dir: Path) -> dict[str, Path]:
+def write_tables(tables: Mapping[str, Table | FrameTable], out_dir: Path) -> dict[str, Path]:
     """Each table as its kind's file, with its sidecar. Returns {kind: data file}."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -52,8 +55,9 @@ def write_tables(tables: Mapping[str, Table], out_dir: Path) -> dict[str, Path]:
 
 def write_all(conn: psycopg.Connection, out_dir: Path, *, seed: int, start: date = date(2023, 4, 1),
               months: int = 36, bad_share: float = 0.03, crime_file: Path | None = None) -> dict[str, Path]:
-    """Write closures.csv, disruptions.geojson, pas.csv and seizures.xlsx (all rows synthetic) into
-    ``out_dir``, with ``_expected_quarantine_<kind>.csv`` beside each. Returns {kind: data file}.
+    """Write closures.csv, disruptions.geojson, pas.csv, seizures.xlsx and stop_search_synthetic.csv (all rows
+    synthetic) into ``out_dir``, with ``_expected_quarantine_<kind>.csv`` beside each (and the stop and search
+    file's SYNTHETIC label). Returns {kind: data file}.
 
     Dates fall in [start, start + months). The period must be over by today, or good rows would be
     quarantined as "in the future". Needs ``harmmap geo load`` (2022 wards) in ``conn``'s database.
@@ -68,13 +72,15 @@ def write_all(conn: psycopg.Connection, out_dir: Path, *, seed: int, start: date
 
 # --- example files ------------------------------------------------------------------------------
 
-def cut(table: Table, n_good: int, defects: Sequence[str]) -> Table:
+def cut(table: Table | FrameTable, n_good: int, defects: Sequence[str]) -> Table:
     """About ``n_good`` good rows (the first of each way of writing a row, e.g. each location form, then
     the earliest) and the first bad row with each of ``defects``, kept in file order.
 
     A duplicate keeps the row it repeats (the loader keeps the first and quarantines the copy)."""
     dup_defects = {"duplicate_source_id", "duplicate_result"}
     source = SOURCES[table.kind]
+    if isinstance(table, FrameTable):
+        return table.cut(n_good, defects, source.form)
 
     def form(i: int) -> tuple[Any, ...]:
         return source.form(table.rows[i])

@@ -13,8 +13,9 @@ import numpy as np
 
 from synth import files
 from synth.common import (OUTSIDE_LONDON_LONLAT, UNKNOWN_WARD, VINTAGE, Calibration, Geography, Points, Source,
-                          Table, WardPicker, add_months, bad_row_count, choose_defects, crack_house_weights,
-                          defect_date, draw_shares, merge_bad, probabilities, random_dates)
+                          Table, WardPicker, add_months, bad_row_count, choose_defects, defect_date, draw_shares,
+                          merge_bad, probabilities, random_dates)
+from synth.intensity import response_weights
 
 PROPERTIES = ["source_id", "date", "network_ref", "level", "grading", "ward_code", "ward_vintage", "lon", "lat",
               "easting", "northing", "synthetic"]
@@ -28,7 +29,8 @@ GRADES = ("major", "moderate", "minor")
 
 def _disruption_wards(rng: np.random.Generator, level: str, home: str, n: int, picker: WardPicker) -> list[str]:
     """``n`` distinct wards: the network's home first, then by level (same borough for local, other
-    boroughs for cross-borough, anywhere for county lines and international), weighted by trafficking."""
+    boroughs for cross-borough, anywhere for county lines and international), weighted by ``picker``'s
+    weights (residents × policing intensity)."""
     chosen = [home]
     home_borough = picker.borough_of[home]
     for _ in range(n - 1):
@@ -51,11 +53,10 @@ def _join(values: Sequence[Any]) -> str:
 def table(geo: Geography, rng: np.random.Generator, start: date, months: int, bad_share: float,
           cal: Calibration = Calibration()) -> Table:
     """Disruptions of recurring networks (about ``disruptions_per_network`` each), levels, gradings and
-    numbers of locations in the calibrated mix, placed where trafficking is recorded."""
+    numbers of locations in the calibrated mix, placed where the police act (residents × policing intensity)."""
     wards, end, years = geo.wards, add_months(start, months), months / 12
     points = Points(wards, rng, cal.point_margin_m)
-    weights = crack_house_weights(wards, cal.shrink_weight)
-    picker = WardPicker(wards, weights)
+    picker = WardPicker(wards, response_weights(wards))
     counts = {level: int(rng.poisson(cal.disruptions_per_year[level] * years)) for level in LEVEL_ORDER}
     n_networks = {level: max(1, math.ceil(counts[level] / cal.disruptions_per_network)) for level in LEVEL_ORDER}
     numbers = iter(rng.permutation(sum(n_networks.values())) + 1)

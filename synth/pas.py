@@ -3,15 +3,19 @@ over rolling 12 months, as counts or percentages of respondents (docs/synthetic-
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from synth import files
-from synth.common import (UNKNOWN_BOROUGH, UNKNOWN_WARD, VINTAGE, Calibration, Geography, Source, Table,
-                          add_months, bad_row_count, choose_defects, merge_bad, pas_true_rate, quarter_ends,
-                          standardised_log_rate, years_between)
+from synth.common import (DEFAULT_PAS_FILE, UNKNOWN_BOROUGH, UNKNOWN_WARD, VINTAGE, Calibration, Geography, Source,
+                          Table, add_months, bad_row_count, choose_defects, merge_bad, pas_true_rate,
+                          quarter_ends, standardised_log_rate, years_between)
 
 COLUMNS = ["period_type", "period_end", "geography_level", "geography_code", "ward_vintage", "measure",
            "respondents", "agree_count", "agree_pct", "synthetic"]
@@ -20,10 +24,60 @@ DEFECTS = ("respondents_below_count", "pct_over_100", "no_count_or_pct", "unknow
            "respondents_zero", "duplicate_result")
 
 
+@dataclass(frozen=True)
+class TackleSpread:
+    """How much "the police tackle drug dealing" really differs between areas, from the real 2016 PAS results
+    by MPS neighbourhood: the SD of the true logit between areas (the observed spread less the survey's own
+    sampling noise) and the share of it between boroughs (the rest is within them)."""
+
+    neighbourhoods: int
+    mean_pct: float
+    observed_logit_sd: float
+    sampling_var: float       # mean 1 / (n p (1 - p)) at n interviews a neighbourhood
+    true_logit_sd: float
+    between_borough_share: float
+
+
+@functools.cache
+def tackle_spread(path: Path = DEFAULT_PAS_FILE, interviews_per_year: float = 12_800.0) -> TackleSpread:
+    """The spread of "How well do you think the police tackle drug dealing and drug use?" (% well to some
+    extent: 43-77, mean 60.4 over 106 neighbourhoods in 2016). Its observed logit variance (0.084) holds the
+    survey's sampling variance at about 12,800 / 106 = 121 interviews a neighbourhood (0.035 on average), which
+    the synthetic results get again from their own binomial draws, so only the rest (SD 0.22 on the logit
+    scale, about 5.5 points at 47.5%) is used as the true spread between areas. Boroughs are the text before
+    " - " of each neighbourhood's name."""
+    frame = pd.read_csv(path, header=[0, 1], encoding="utf-8-sig")
+    column = next(c for c in frame.columns if "tackle drug dealing" in str(c[0]).lower())
+    p = pd.to_numeric(frame[column], errors="coerce").dropna() / 100.0
+    borough = frame.iloc[:, 0].astype(str).str.split(" - ").str[0].loc[p.index]
+    x = np.log(p / (1 - p))
+    n = interviews_per_year / len(p)
+    sampling = float((1.0 / (n * p * (1 - p))).mean())
+    observed = float(x.var(ddof=0))
+    between = float(x.groupby(borough).mean().var(ddof=0))
+    within = float((x - x.groupby(borough).transform("mean")).var(ddof=0))
+    return TackleSpread(len(p), float(p.mean() * 100), observed ** 0.5, sampling,
+                        max(observed - sampling, 0.0) ** 0.5, between / (between + within))
+
+
+def tackle_logit_effects(z: np.ndarray, b_index: np.ndarray, n_boroughs: int, rng: np.random.Generator,
+                         spread: TackleSpread, need_share: float) -> np.ndarray:
+    """Each ward's departure from the base on the logit scale for "tackle dealing": lower where drug offences
+    are high (``need_share`` of the variance), then a borough and a ward effect sharing the rest as the 2016
+    figures share it; the total SD across wards is the real ``spread.true_logit_sd``."""
+    rest = 1.0 - need_share
+    u = rng.normal(0.0, 1.0, n_boroughs)[b_index]
+    e = rng.normal(0.0, 1.0, len(z))
+    zs = (z - z.mean()) / (z.std() or 1.0)
+    return spread.true_logit_sd * (-np.sqrt(need_share) * zs + np.sqrt(rest * spread.between_borough_share) * u
+                                   + np.sqrt(rest * (1 - spread.between_borough_share)) * e)
+
+
 def table(geo: Geography, rng: np.random.Generator, start: date, months: int, bad_share: float,
           cal: Calibration = Calibration()) -> Table:
-    """Ward results per calendar quarter (about 20 interviews each, agreement driven by the real drug
-    offence rate, a borough effect and a trend), and each borough's rolling 12 months pooled from them."""
+    """Ward results per calendar quarter (about 20 interviews each; "problem" driven by the real drug offence
+    rate, a borough effect and a trend, "tackle dealing" spread between areas as the real 2016 neighbourhoods
+    are), and each borough's rolling 12 months pooled from them."""
     wards, end = geo.wards, add_months(start, months)
     quarters = quarter_ends(start, end)
     z = standardised_log_rate(wards["drug_offences"], wards["population"]).to_numpy()
@@ -31,8 +85,13 @@ def table(geo: Geography, rng: np.random.Generator, start: date, months: int, ba
     b_index = wards["borough_code"].map({b: i for i, b in enumerate(boroughs)}).to_numpy()
     measures = {
         "drug_problem": (cal.pas_drug_problem_base, cal.pas_drug_problem_slope, cal.pas_drug_problem_trend),
-        "tackle_dealing": (cal.pas_tackle_base, cal.pas_tackle_slope, cal.pas_tackle_trend)}
-    effects = {m: rng.normal(0, cal.pas_borough_sd, len(boroughs)) for m in measures}
+        "tackle_dealing": (cal.pas_tackle_base, 0.0, cal.pas_tackle_trend)}
+    # "problem": a borough effect on top of the offence rate's slope; "tackle dealing": the whole spread
+    # between areas set by the real 2016 neighbourhoods (tackle_spread), as a per-ward effect
+    effects = {"drug_problem": rng.normal(0, cal.pas_borough_sd, len(boroughs))[b_index],
+               "tackle_dealing": tackle_logit_effects(z, b_index, len(boroughs), rng,
+                                                      tackle_spread(interviews_per_year=cal.pas_interviews_per_year),
+                                                      cal.pas_tackle_need_share)}
     n_w = len(wards)
     # respondents and counts, [quarter, ward]
     interviewed = np.maximum(1, rng.poisson(cal.pas_respondents_mean, (len(quarters), n_w)))
@@ -42,7 +101,7 @@ def table(geo: Geography, rng: np.random.Generator, start: date, months: int, ba
     agree = {}
     for m, (base, slope, trend) in measures.items():
         t = np.array([years_between(start, add_months(q, -1) + timedelta(days=14)) for q in quarters])
-        p = pas_true_rate(z[None, :], t[:, None], effects[m][b_index][None, :], base=base, slope=slope,
+        p = pas_true_rate(z[None, :], t[:, None], effects[m][None, :], base=base, slope=slope,
                           trend_per_year=trend)
         agree[m] = rng.binomial(respondents[m], p)
     good: list[dict[str, Any]] = []

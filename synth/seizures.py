@@ -12,9 +12,10 @@ import pandas as pd
 
 from synth import files
 from synth.common import (LOCATION_COLUMNS, Calibration, Geography, Points, Source, Table, WardPicker, add_months,
-                          bad_row_count, bad_single_location, choose_defects, crack_house_weights, defect_date,
-                          draw_shares, merge_bad, probabilities, random_dates, seizure_monthly_means, shrunk_rate,
-                          single_location, single_location_form, source_id_key)
+                          bad_row_count, bad_single_location, choose_defects, defect_date, draw_shares, merge_bad,
+                          probabilities, random_dates, seizure_monthly_means, single_location, single_location_form,
+                          source_id_key)
+from synth.intensity import response_weights
 
 COLUMNS = ["source_id", "date", "seizure_count", "value_gbp", *LOCATION_COLUMNS, "synthetic"]
 DEFECTS = ("missing_source_id", "duplicate_source_id", "date_in_future", "date_before_2000", "negative_value",
@@ -24,19 +25,19 @@ DEFECTS = ("missing_source_id", "duplicate_source_id", "date_in_future", "date_b
 
 def table(geo: Geography, rng: np.random.Generator, start: date, months: int, bad_share: float,
           cal: Calibration = Calibration()) -> Table:
-    """Seizure records per borough and month growing from a first-year total, one to three seizures each
-    with lognormal values, mostly known only by borough."""
+    """Seizure records per borough and month growing from a first-year total shared by where the police act
+    (residents × policing intensity), one to three seizures each with lognormal values, mostly known only by
+    borough."""
     wards, end = geo.wards, add_months(start, months)
     points = Points(wards, rng, cal.point_margin_m)
     boroughs = geo.borough_codes
-    borough_weights = (wards["population"] * shrunk_rate(wards["drug_offences"], wards["population"],
-                                                         cal.shrink_weight)).groupby(wards["borough_code"]).sum()
+    ward_weights = response_weights(wards)
+    borough_weights = ward_weights.groupby(wards["borough_code"]).sum()
     borough_weights = borough_weights.reindex(boroughs)
     growth = pd.Series(rng.normal(cal.seizure_growth_mean, cal.seizure_growth_sd, len(boroughs)), index=boroughs)
     month_starts = [add_months(start, k) for k in range(months)]
     mid_years = np.array([(k + 0.5) / 12 for k in range(months)])
     counts = rng.poisson(seizure_monthly_means(borough_weights, growth, cal.seizures_per_year, mid_years))
-    ward_weights = crack_house_weights(wards, cal.shrink_weight)
     picker = WardPicker(wards, ward_weights)
     events = []
     for bi, b in enumerate(boroughs):

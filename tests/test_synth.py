@@ -16,7 +16,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from synth import common, dataset, files
+from synth import common, dataset, files, intensity, stop_search
 from harmmap import db
 from harmmap.config import REPO_ROOT
 
@@ -42,14 +42,13 @@ def test_allocate_splits_a_total_in_proportion_and_refuses_all_zero_weights():
         common.allocate(10, pd.Series([0.0, 0.0]))
 
 
-def test_crack_house_weight_is_residents_times_shrunk_trafficking_rate():
-    wards = pd.DataFrame({"population": [1000, 2000], "trafficking": [0.0, 20.0]})
-    # rates 0 and 10; London 20 / 3,000 = 6.667; shrunk (0.2): 1.333 and 9.333 per 1,000
-    w = common.crack_house_weights(wards, 0.2)
-    assert w.tolist() == pytest.approx([1000 * 1.3333333, 2000 * 9.3333333])
+def test_response_weight_is_residents_times_policing_intensity_not_trafficking():
+    wards = pd.DataFrame({"population": [1000, 2000], "trafficking": [0.0, 20.0], "intensity": [3.0, 0.5]})
+    w = intensity.response_weights(wards)
+    assert w.tolist() == [3000.0, 1000.0]  # the ward with no trafficking but more policing gets more closures
     expected = common.allocate(500, w)
     assert expected.sum() == pytest.approx(500)
-    assert expected.iloc[1] / expected.iloc[0] == pytest.approx(14.0)
+    assert expected.iloc[0] / expected.iloc[1] == pytest.approx(3.0)
 
 
 def test_cannabis_factory_weight_is_higher_in_outer_london():
@@ -248,9 +247,14 @@ def expected_quarantine(out_dir: Path, kind: str) -> dict[int, str]:
         return {int(r["line_or_feature"]): r["defect"] for r in reader}
 
 
+#: The kinds checked row by row here; stop and search (hundreds of thousands of rows) by check_stop_search.
+ROW_KINDS = tuple(k for k in dataset.KINDS if k != "stop_search")
+
+
 def check_sidecars(out_dir: Path, checker: Checker, start: date, end: date, *, every_defect: bool) -> None:
     """Each row the sidecar names has exactly its one defect; every other row has none and is in period."""
-    for kind in dataset.KINDS:
+    check_stop_search(out_dir, checker, start, end, every_defect=every_defect)
+    for kind in ROW_KINDS:
         expected = expected_quarantine(out_dir, kind)
         _, rows = read_kind(out_dir, kind)
         seen: set = set()
@@ -279,8 +283,46 @@ CONTRACT_COLUMNS = {
 LOCATION = {"ward_code", "ward_vintage", "lon", "lat", "easting", "northing", "borough_code"}
 
 
+def check_stop_search(out_dir: Path, checker: Checker, start: date, end: date, *, every_defect: bool) -> None:
+    """police.uk's header exactly; each planted row has exactly its defect and every other row none, checked
+    column by column (the same rules as Checker, vectorised)."""
+    path = out_dir / dataset.FILE_NAMES["stop_search"]
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(frame.columns) == stop_search.HEADER
+    expected = expected_quarantine(out_dir, "stop_search")
+    problems: dict[str, np.ndarray] = {}
+    problems["unknown_search_type"] = ~frame["Type"].isin(["Person search", "Person and Vehicle search",
+                                                           "Vehicle search"]).to_numpy()
+    when = pd.to_datetime(frame["Date"], utc=True, format="ISO8601").dt.tz_convert("Europe/London").dt.date
+    problems["date_in_future"] = (when > TODAY).to_numpy()
+    problems["date_before_2000"] = (when < date(2000, 1, 1)).to_numpy()
+    lat, lon = frame["Latitude"], frame["Longitude"]
+    problems["latitude_without_longitude"] = ((lat != "") != (lon != "")).to_numpy()
+    both = ((lat != "") & (lon != "")).to_numpy()
+    la, lo = pd.to_numeric(lat, errors="coerce").to_numpy(), pd.to_numeric(lon, errors="coerce").to_numpy()
+    swapped = both & (la > -1) & (la < 1) & (lo > 51) & (lo < 52)
+    problems["lonlat_swapped"] = swapped
+    x, y = _TO_BNG.transform(np.where(both, lo, 0.0), np.where(both, la, 0.0))
+    problems["point_outside_london"] = both & ~swapped & ~shapely.contains_xy(checker.london, x, y)
+    problems["outcome_linked_not_true_or_false"] = ~frame["Outcome linked to object of search"].isin(
+        ["True", "False", ""]).to_numpy()
+    problems["synthetic_id_in_real_format"] = frame["Policing operation"].str.startswith("SYN-").to_numpy()
+    assert set(problems) == set(dataset.DEFECTS["stop_search"])
+    found = np.column_stack([problems[d] for d in dataset.DEFECTS["stop_search"]])
+    names = np.array(dataset.DEFECTS["stop_search"])
+    for i in np.flatnonzero(found.any(axis=1) | np.isin(np.arange(len(frame)) + 2, list(expected))):
+        assert set(names[found[i]]) == {expected.get(i + 2, "none")}, (i + 2, frame.iloc[i].to_dict())
+    good = np.ones(len(frame), bool)
+    good[[line - 2 for line in expected]] = False
+    assert (frame.loc[good, "Policing operation"] == "SYNTHETIC").all()
+    days = when[good]
+    assert days.min() >= start and days.max() < end
+    if every_defect:
+        assert set(expected.values()) == set(dataset.DEFECTS["stop_search"])
+
+
 def check_columns(out_dir: Path) -> None:
-    for kind in dataset.KINDS:
+    for kind in ROW_KINDS:
         columns, _ = read_kind(out_dir, kind)
         allowed = CONTRACT_COLUMNS[kind] | (LOCATION if kind != "pas" else set()) | ({"address"} if kind == "closures" else set())
         assert CONTRACT_COLUMNS[kind] <= set(columns) <= allowed, kind
@@ -332,6 +374,8 @@ def test_sidecars_are_skipped_by_run_all_and_data_files_are_not():
     from etl.kinds import kind_of_file  # the loader's own rule for picking a file's kind
 
     assert kind_of_file(sidecar) is None
+    assert kind_of_file(stop_search.label_path(Path(dataset.FILE_NAMES["stop_search"]))) is None
+    assert stop_search.label_path(Path("x.csv")).name.startswith("_")
     assert all(kind_of_file(Path(name)) == kind for kind, name in dataset.FILE_NAMES.items())
 
 
@@ -383,8 +427,9 @@ def test_crack_house_closures_are_about_500_a_year_and_cannabis_factories_lean_o
     assert stages.idxmax() == "closure_order" and stages["closure_order"] > 0.6
     borough = good["ward_code"].map(checker.ward_borough).fillna(good["borough_code"]).replace("", np.nan)
     inner = borough.dropna().isin(common.INNER_LONDON).groupby(good["closure_type"]).mean()
-    # expected from the weights: cannabis factories 24% inner (39% of residents), crack houses 43%
-    assert inner["cannabis_factory"] < 0.32 < 0.36 < inner["crack_house"], inner
+    # both follow the policing intensity (not trafficking), and cannabis factories lean to Outer London
+    # (x 2 per resident): about 24% against 39% of residents (crack houses) with an even intensity
+    assert inner["cannabis_factory"] < 0.75 * inner["crack_house"], inner
 
 
 @pytest.mark.db
@@ -393,8 +438,9 @@ def test_default_files_follow_the_contracts_and_the_sidecars_name_exactly_the_ba
     check_columns(out)
     check_sidecars(out, checker, date(2023, 4, 1), date(2026, 4, 1), every_defect=True)
     for kind in dataset.KINDS:
-        _, rows = read_kind(out, kind)
-        share = len(expected_quarantine(out, kind)) / len(rows)
+        rows = (sum(1 for _ in (out / dataset.FILE_NAMES[kind]).open(encoding="utf-8")) - 1 if kind == "stop_search"
+                else len(read_kind(out, kind)[1]))
+        share = len(expected_quarantine(out, kind)) / rows
         assert 0.025 <= share <= 0.035, (kind, share)
 
 
