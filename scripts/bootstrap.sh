@@ -246,7 +246,8 @@ fi
 "$VENV/bin/harmmap" etl run mps_ward_crime geodata/crime/mps_ward_level_crime_2024-03_to_2026-03.csv
 "$VENV/bin/harmmap" etl run mps_lsoa_drug_annual geodata/crime/mps_lsoa_drug_offences_annual_2011_2021.csv
 demo_dir=.demo-data/synthetic-seed1
-[[ -f $demo_dir/closures.csv ]] || "$VENV/bin/harmmap" synth --seed 1 --out "$demo_dir"
+# (written again when a file a newer generator adds is missing, e.g. the stop-and-search month)
+[[ -f $demo_dir/closures.csv && -f $demo_dir/stop_search_synthetic.csv ]] || "$VENV/bin/harmmap" synth --seed 1 --out "$demo_dir"
 "$VENV/bin/harmmap" etl run-all "$demo_dir"
 # One account per role (viewer, sergeant, analyst, admin) and an analyst API key: the password is
 # HARMMAP_DEMO_PASSWORD, the key HARMMAP_DEMO_API_KEY, or each is generated and printed once.

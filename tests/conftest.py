@@ -244,7 +244,7 @@ def publish_demo_index(built: DemoIndex) -> DemoIndex:
 #: What the ETL jobs write (cleaned before loading the demo set).
 INDICATOR_TABLES = ("harm.indicator_month", "harm.indicator_year", "etl.disruption_location", "etl.disruption",
                     "etl.closure", "etl.pas_result", "etl.asset_seizure", "etl.recorded_crime",
-                    "etl.drug_offence_annual", "etl.quarantine")
+                    "etl.drug_offence_annual", "etl.stop_search", "etl.quarantine")
 
 
 def clear_indicators(url: str) -> None:
