@@ -183,6 +183,16 @@ def json(body: Any, snap: Snapshot | None, etag: str | None, *, synthetic: bool 
     return finish(Response(dumps(body), status=status, mimetype=mimetype), snap, etag, synthetic=synthetic)
 
 
+def json_view(build: Callable[[Snapshot], dict[str, Any]], *, need_index: bool = True) -> Response:
+    """The whole answer of a JSON view over published data: its snapshot, its ETag (a 304 before ``build``
+    reads anything), the body ``build`` makes from the snapshot, and the headers; the body's own
+    ``synthetic`` member (if any) labels the response."""
+    with snapshot(need_index=need_index) as snap:
+        etag = validate(snap, synthetic=bool(snap.synthetic))
+        body = build(snap)
+    return json(body, snap, etag, synthetic=bool(body.get("synthetic", snap.synthetic)))
+
+
 def csv_cell(value: Any) -> Any:
     """CSV cells: true/false for booleans; text a spreadsheet will not run as a formula (OWASP CSV injection)."""
     if isinstance(value, bool):

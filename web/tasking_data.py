@@ -103,10 +103,7 @@ def _layers(snap: Snapshot) -> list[dict[str, Any]]:
 @bp.get("/meta.json")
 def meta_json() -> Response:
     """What is published: periods, layers, boroughs, when the data were updated."""
-    with answer.snapshot(need_index=True) as snap:
-        etag = answer.validate(snap, synthetic=bool(snap.synthetic))
-        body = meta_body(snap)
-    return answer.json(body, snap, etag, synthetic=bool(snap.synthetic))
+    return answer.json_view(meta_body)
 
 
 def meta_body(snap: Snapshot) -> dict[str, Any]:
@@ -146,10 +143,7 @@ def meta_body(snap: Snapshot) -> dict[str, Any]:
 def values_json() -> Response:
     """One layer (the harm index or one indicator) of one period, for every 2022 ward, with its legend."""
     layer_arg(request.args)  # a bad layer is a 400 before anything is read
-    with answer.snapshot(need_index=True) as snap:
-        etag = answer.validate(snap, synthetic=bool(snap.synthetic))
-        body = values_body(snap, request.args)
-    return answer.json(body, snap, etag, synthetic=body["synthetic"])
+    return answer.json_view(lambda snap: values_body(snap, request.args))
 
 
 def values_body(snap: Snapshot, args: Mapping[str, str]) -> dict[str, Any]:
@@ -287,10 +281,7 @@ def _worst_rows(result: published.Worst, responses: Mapping[str, ResponseFigure]
 def worst_json() -> Response:
     """The worst-affected wards by one stated rule (harmmap.published, as `harmmap index show`)."""
     rule_arg(request.args)  # a bad rule, n or threshold is a 400 before anything is read
-    with answer.snapshot(need_index=True) as snap:
-        etag = answer.validate(snap, synthetic=bool(snap.synthetic))
-        body = worst_body(snap, request.args)
-    return answer.json(body, snap, etag, synthetic=body["synthetic"])
+    return answer.json_view(lambda snap: worst_body(snap, request.args))
 
 
 def worst_body(snap: Snapshot, args: Mapping[str, str]) -> dict[str, Any]:
@@ -423,10 +414,7 @@ def diagnostic_json() -> Response:
     the survey's sample size, beside each response and need indicator's change, and a summary that never
     claims a cause (harmmap.published Snapshot.diagnostic)."""
     against_arg(request.args)  # a bad window is a 400 before anything is read
-    with answer.snapshot(need_index=True) as snap:
-        etag = answer.validate(snap, synthetic=bool(snap.synthetic))
-        body = diagnostic_body(snap, request.args)
-    return answer.json(body, snap, etag, synthetic=body["synthetic"])
+    return answer.json_view(lambda snap: diagnostic_body(snap, request.args))
 
 
 def diagnostic_body(snap: Snapshot, args: Mapping[str, str]) -> dict[str, Any]:
