@@ -393,3 +393,52 @@ def results_dir() -> Path:
     path = REPO_ROOT / "test-results"
     path.mkdir(exist_ok=True)
     return path
+
+
+# --- a guarded browser context (the tasking-map browser tests) ----------------------------------------
+
+def open_context(browser, live_server: str, role: str, **kwargs):
+    """A browser context signed in as ``role`` that records console errors and blocks (and records)
+    requests off the app."""
+    kwargs.setdefault("viewport", {"width": 1366, "height": 768})
+    context = browser.new_context(as_role=role, accept_downloads=True, **kwargs)
+    app_host = urlsplit(live_server).netloc
+    context.problems = []  # type: ignore[attr-defined]
+    context.foreign = []  # type: ignore[attr-defined]
+    context.requests = []  # type: ignore[attr-defined]
+
+    def guard(route):
+        url = route.request.url
+        context.requests.append(url)
+        if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != app_host:
+            context.foreign.append(url)
+            route.abort()
+        else:
+            route.continue_()
+
+    context.route("**/*", guard)
+    return context
+
+
+def new_page(context):
+    pg = context.new_page()
+    # errors, and the warning Chromium gives for a preload the page did not use
+    pg.on("console", lambda m: context.problems.append(f"console {m.type}: {m.text}")
+          if m.type == "error" or (m.type == "warning" and "preload" in m.text) else None)
+    pg.on("pageerror", lambda e: context.problems.append(f"page error: {e}"))
+    return pg
+
+
+@pytest.fixture
+def ctx(browser, live_server, demo_index, browser_role):
+    context = open_context(browser, live_server, browser_role)
+    yield context
+    problems, foreign = list(context.problems), list(context.foreign)
+    context.close()
+    assert foreign == [], "requests left the app"
+    assert problems == [], "console errors"
+
+
+@pytest.fixture
+def page(ctx):
+    return new_page(ctx)

@@ -34,35 +34,6 @@ def get_json(live_server: str, path: str, role: str = "viewer") -> dict:
         return json.load(r)
 
 
-@pytest.fixture
-def ctx(browser, live_server, demo_index, browser_role):
-    context = browser.new_context(as_role=browser_role, viewport={"width": 1366, "height": 768})
-    host = urlsplit(live_server).netloc
-    context.problems, context.foreign = [], []
-
-    def guard(route):
-        if urlsplit(route.request.url).netloc != host:
-            context.foreign.append(route.request.url)
-            route.abort()
-        else:
-            route.continue_()
-
-    context.route("**/*", guard)
-    yield context
-    problems, foreign = list(context.problems), list(context.foreign)
-    context.close()
-    assert foreign == [], "requests left the app"
-    assert problems == [], "console errors"
-
-
-@pytest.fixture
-def page(ctx):
-    pg = ctx.new_page()
-    pg.on("console", lambda m: ctx.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.on("pageerror", lambda e: ctx.problems.append(f"page error: {e}"))
-    return pg
-
-
 def open_map(page, live_server: str, path: str = "/") -> None:
     page.goto(live_server + path)
     page.wait_for_selector("[data-wards-loaded='704']", timeout=20_000)

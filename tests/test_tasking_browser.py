@@ -16,7 +16,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from conftest import session_header
+from conftest import new_page, open_context, session_header
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -34,53 +34,6 @@ def get_json(live_server: str, path: str, role: str = "viewer") -> dict:
     """The map's data as a person of ``role`` signed in gets it (the figures the page shows them)."""
     with urlopen(Request(live_server + path, headers=session_header(live_server, role))) as r:
         return json.load(r)
-
-
-def open_context(browser, live_server: str, role: str, **kwargs):
-    """A browser context signed in as ``role`` that records console errors and blocks (and records)
-    requests off the app."""
-    kwargs.setdefault("viewport", {"width": 1366, "height": 768})
-    context = browser.new_context(as_role=role, accept_downloads=True, **kwargs)
-    app_host = urlsplit(live_server).netloc
-    context.problems = []  # type: ignore[attr-defined]
-    context.foreign = []  # type: ignore[attr-defined]
-    context.requests = []  # type: ignore[attr-defined]
-
-    def guard(route):
-        url = route.request.url
-        context.requests.append(url)
-        if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != app_host:
-            context.foreign.append(url)
-            route.abort()
-        else:
-            route.continue_()
-
-    context.route("**/*", guard)
-    return context
-
-
-def new_page(context):
-    pg = context.new_page()
-    # errors, and the warning Chromium gives for a preload the page did not use
-    pg.on("console", lambda m: context.problems.append(f"console {m.type}: {m.text}")
-          if m.type == "error" or (m.type == "warning" and "preload" in m.text) else None)
-    pg.on("pageerror", lambda e: context.problems.append(f"page error: {e}"))
-    return pg
-
-
-@pytest.fixture
-def ctx(browser, live_server, demo_index, browser_role):
-    context = open_context(browser, live_server, browser_role)
-    yield context
-    problems, foreign = list(context.problems), list(context.foreign)
-    context.close()
-    assert foreign == [], "requests left the app"
-    assert problems == [], "console errors"
-
-
-@pytest.fixture
-def page(ctx):
-    return new_page(ctx)
 
 
 def wait_view(page) -> None:
