@@ -16,6 +16,7 @@ from shapely.geometry import MultiPoint, Point
 from etl import batch
 from etl.errors import EtlError
 from etl.kinds import monthly, records
+from conftest import query, reasons, ward_at
 from harmmap import db
 
 pytestmark = pytest.mark.db
@@ -49,23 +50,6 @@ def etl(settings, geo_loaded, clear_loaded_indicators):
 
 def run(settings, kind: str, path: Path):
     return batch.run(settings, kind, path, today=TODAY)
-
-
-def query(settings, sql: str, params=None) -> list[dict]:
-    with db.connect(settings.database_url) as c:
-        return c.execute(sql, params).fetchall()
-
-
-def reasons(settings, batch_id: int) -> dict[int, str]:
-    return {r["row_number"]: r["reason"] for r in
-            query(settings, "SELECT row_number, reason FROM etl.quarantine WHERE batch_id = %s", (batch_id,))}
-
-
-def ward_at(settings, lon: float, lat: float) -> str:
-    """The 2022 ward PostGIS puts a WGS84 point in: an independent check on the job's locator."""
-    return query(settings, """SELECT ward_code FROM geo.ward WHERE vintage = 2022
-                              AND ST_Intersects(geom, ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 27700))""",
-                 (lon, lat))[0]["ward_code"]
 
 
 CLOSURES = pd.DataFrame([

@@ -15,6 +15,7 @@ import pytest
 from etl import batch, index
 from etl.errors import EtlError
 from etl.kinds import kind_of_file, stop_search
+from conftest import query, reasons, ward_at
 from harmmap import db, harm, published
 from harmmap.disclosure import Disclosure
 
@@ -95,7 +96,6 @@ def test_month_runs_never_bridge_a_gap():
 # --- loading (database) ------------------------------------------------------------------------------------------
 
 
-
 @pytest.fixture
 def etl(settings, geo_loaded, clear_loaded_indicators):
     """Jobs commit through their own connections: start and end with no indicator data and no searches."""
@@ -110,23 +110,6 @@ def etl(settings, geo_loaded, clear_loaded_indicators):
 
 def run(settings, path: Path):
     return batch.run(settings, "stop_search", path, today=TODAY)
-
-
-def query(settings, sql: str, params=None) -> list[dict]:
-    with db.connect(settings.database_url) as c:
-        return c.execute(sql, params).fetchall()
-
-
-def reasons(settings, batch_id: int) -> dict[int, str]:
-    return {r["row_number"]: r["reason"] for r in
-            query(settings, "SELECT row_number, reason FROM etl.quarantine WHERE batch_id = %s", (batch_id,))}
-
-
-def ward_at(settings, lon: float, lat: float) -> str:
-    """The 2022 ward PostGIS puts a WGS84 point in: an independent check on the job's locator."""
-    return query(settings, """SELECT ward_code FROM geo.ward WHERE vintage = 2022
-                              AND ST_Intersects(geom, ST_Transform(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 27700))""",
-                 (lon, lat))[0]["ward_code"]
 
 
 def search(when: str = "2025-01-15T12:00:00+00:00", point: tuple[float, float] | None = LAMBETH_POINT,
